@@ -1,0 +1,78 @@
+"""The project's two set-up commands, for a fresh machine with Python 3.10+.
+
+    python3 dev.py run     serve the sample app on SQLite at http://127.0.0.1:5000/healthz
+    python3 dev.py test    lint, type-check, build the docs and run the whole test suite
+
+Both create ``.venv`` and install the project with its ``dev`` extra into it when
+``pyproject.toml`` has changed since the last install; nothing else is needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".installed-pyproject-sha256"
+
+
+def ensure_environment() -> None:
+    """Create the virtual environment and install the project into it if it is stale."""
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted and PYTHON.exists():
+        return
+    if not PYTHON.exists():
+        print(f"creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    pip = [str(PYTHON), "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "install", "-e", f"{ROOT}[dev]"], check=True)
+    STAMP.write_text(wanted)
+
+
+def run(*command: str) -> None:
+    print("+", " ".join(command), flush=True)
+    completed = subprocess.run(command, cwd=ROOT, check=False)
+    if completed.returncode != 0:
+        sys.exit(completed.returncode)
+
+
+def tool(name: str) -> str:
+    return str(BIN / name)
+
+
+def test(pytest_args: list[str]) -> None:
+    run(tool("ruff"), "check", ".")
+    run(tool("ruff"), "format", "--check", ".")
+    run(tool("mypy"))
+    run(tool("sphinx-build"), "-W", "--keep-going", "-q", "-b", "html", "docs", "docs/_build/html")
+    run(str(PYTHON), "-m", "pytest", *pytest_args)
+
+
+def serve(port: str) -> None:
+    os.chdir(ROOT)
+    os.execv(
+        str(PYTHON),
+        [str(PYTHON), "-m", "flask", "--app", "sample_app:create_app", "run", "--port", port],
+    )
+
+
+def main(argv: list[str]) -> None:
+    if not argv or argv[0] not in {"run", "test"}:
+        sys.exit(__doc__)
+    ensure_environment()
+    if argv[0] == "run":
+        serve(os.environ.get("PORT", "5000"))
+    else:
+        test(argv[1:])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,60 @@
+"""Health checks for Flask: concurrent, deadline-bound and cached, behind probe endpoints.
+
+The names below are imported on first use, so ``flask_healthcheck.console`` (the exec probe and
+worker commands) can run without importing Flask.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0.dev0"
+
+_EXPORTS = {
+    "AvailabilityState": ".availability",
+    "CheckError": ".exceptions",
+    "ConfigurationError": ".exceptions",
+    "HealthCheckError": ".exceptions",
+    "MissingDependencyError": ".exceptions",
+    "HealthCheck": ".extension",
+    "Settings": ".config",
+    "CheckSpec": ".registry",
+    "LIVE": ".registry",
+    "READY": ".registry",
+    "STARTUP": ".registry",
+    "CheckResult": ".results",
+    "Outcome": ".results",
+    "Report": ".results",
+    "Status": ".results",
+    "time_left": ".runner",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+if TYPE_CHECKING:
+    from .availability import AvailabilityState
+    from .config import Settings
+    from .exceptions import (
+        CheckError,
+        ConfigurationError,
+        HealthCheckError,
+        MissingDependencyError,
+    )
+    from .extension import HealthCheck
+    from .registry import LIVE, READY, STARTUP, CheckSpec
+    from .results import CheckResult, Outcome, Report, Status
+    from .runner import time_left
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'flask_healthcheck' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

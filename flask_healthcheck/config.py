@@ -1,0 +1,128 @@
+"""Every option of the extension in one place: its ``HEALTHCHECK_*`` key, default and validation.
+
+A constructor option ``HealthCheck(timeout=5)`` and the key ``HEALTHCHECK_TIMEOUT`` are the same
+setting. The constructor gives the default; a value in ``app.config`` wins over it, so a
+deployment can change what the code chose.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .exceptions import ConfigurationError
+
+PREFIX = "HEALTHCHECK_"
+
+
+def _seconds(*, allow_zero: bool) -> Callable[[str, object], float]:
+    def validate(key: str, value: object) -> float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok and math.isfinite(float(value)) and (value > 0 or (allow_zero and value == 0)):  # type: ignore[operator]
+            return float(value)  # type: ignore[arg-type]
+        bound = "zero or more" if allow_zero else "more than zero"
+        raise ConfigurationError(f"{key} must be a number of seconds, {bound}; got {value!r}")
+
+    return validate
+
+
+def _http_status(key: str, value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and 200 <= value <= 599:
+        return value
+    raise ConfigurationError(f"{key} must be an HTTP status code from 200 to 599; got {value!r}")
+
+
+def _path(key: str, value: object) -> str:
+    if isinstance(value, str) and value.startswith("/") and " " not in value:
+        stripped = value.rstrip("/")
+        if stripped and "<" not in stripped:
+            return stripped
+    raise ConfigurationError(
+        f"{key} must be a URL path that starts with '/' and is not '/' itself, "
+        f"such as '/healthz'; got {value!r}"
+    )
+
+
+def _optional_text(key: str, value: object) -> str | None:
+    if value is None or (isinstance(value, str) and value):
+        return value
+    raise ConfigurationError(f"{key} must be a non-empty string or None; got {value!r}")
+
+
+def _flag(key: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ConfigurationError(f"{key} must be True or False; got {value!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The options of one app, validated. Field ``timeout`` is key ``HEALTHCHECK_TIMEOUT``."""
+
+    #: Base path of the endpoints.
+    path: str = "/healthz"
+    #: Seconds a check may run before it is reported failed "timed out", unless it sets its own.
+    timeout: float = 2.0
+    #: Seconds a request waits for its checks at most; later checks are reported timed out.
+    deadline: float = 3.0
+    #: Seconds a passing result is reused before the check runs again (0: never reused).
+    success_ttl: float = 10.0
+    #: Seconds a failing result is reused before the check runs again (0: never reused).
+    failed_ttl: float = 3.0
+    #: Status of an answer whose critical checks all pass.
+    success_status: int = 200
+    #: Status of an answer with a failing critical check.
+    failed_status: int = 503
+    #: Bearer token that unlocks full details (exception texts); None: details are never shown.
+    token: str | None = None
+    #: Host name shown in reports; None: the machine's host name.
+    hostname: str | None = None
+    #: Send failing transitions and check exceptions to Sentry when sentry_sdk is initialised.
+    sentry: bool = True
+
+    @classmethod
+    def key(cls, option: str) -> str:
+        return PREFIX + option.upper()
+
+    @classmethod
+    def option_names(cls) -> frozenset[str]:
+        return frozenset(field.name for field in fields(cls))
+
+    @classmethod
+    def from_config(cls, config: MutableMapping[str, Any], defaults: Mapping[str, Any]) -> Settings:
+        """Apply *defaults* to *config* with ``setdefault``, then read and validate every key."""
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            key = cls.key(field.name)
+            config.setdefault(key, defaults.get(field.name, field.default))
+            values[field.name] = _VALIDATORS[field.name](key, config[key])
+        if values["hostname"] is None:
+            values["hostname"] = socket.gethostname()
+        return cls(**values)
+
+
+_VALIDATORS: dict[str, Callable[[str, object], Any]] = {
+    "path": _path,
+    "timeout": _seconds(allow_zero=False),
+    "deadline": _seconds(allow_zero=False),
+    "success_ttl": _seconds(allow_zero=True),
+    "failed_ttl": _seconds(allow_zero=True),
+    "success_status": _http_status,
+    "failed_status": _http_status,
+    "token": _optional_text,
+    "hostname": _optional_text,
+    "sentry": _flag,
+}
+
+
+def validate_check_seconds(option: str, value: object, *, allow_zero: bool) -> float | None:
+    """Validate a per-check ``timeout``/``success_ttl``/``failed_ttl``; None means the app's."""
+    if value is None:
+        return None
+    try:
+        return _seconds(allow_zero=allow_zero)(option, value)
+    except ConfigurationError as exc:
+        raise ValueError(str(exc)) from None

@@ -1,0 +1,37 @@
+"""The exceptions flask_healthcheck raises, and the one checks raise to fail with a safe message."""
+
+from __future__ import annotations
+
+
+class HealthCheckError(Exception):
+    """Base class of every exception this library defines."""
+
+
+class ConfigurationError(HealthCheckError, ValueError):
+    """A ``HEALTHCHECK_*`` key or a constructor option has a value the library cannot use.
+
+    Raised by :meth:`~flask_healthcheck.HealthCheck.init_app`, so a typo fails at start-up
+    instead of at the first probe. The message names the key and the values it accepts.
+    """
+
+
+class CheckError(HealthCheckError):
+    """Raise from a check to fail it with a message that is safe to show publicly.
+
+    Unlike any other exception, whose text is withheld from public responses, the message of a
+    :class:`CheckError` is the check's output (with URL credentials masked). Chain the original
+    exception with ``raise CheckError("cannot reach the database") from exc``: the cause is logged
+    and sent to Sentry, never shown.
+    """
+
+
+class MissingDependencyError(HealthCheckError, ImportError):
+    """An integration was used without the optional package it needs installed."""
+
+    def __init__(self, package: str, extra: str) -> None:
+        super().__init__(
+            f"this check needs the {package!r} package, which is not installed; "
+            f"install it with: pip install 'flask-healthcheck[{extra}]'"
+        )
+        self.package = package
+        self.extra = extra

@@ -1,0 +1,282 @@
+"""The Flask extension: registration of checks, per-app state, and what each endpoint reports."""
+
+from __future__ import annotations
+
+import sys
+import time
+import weakref
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
+
+from flask import Flask, current_app, has_app_context
+
+from .availability import Availability, AvailabilityState
+from .config import Settings
+from .registry import LIVE, READY, CheckSpec, Registry, make_spec
+from .results import CheckResult, Report
+from .runner import Runner, Transition
+
+CheckT = TypeVar("CheckT", bound=Callable[..., Any])
+
+EXTENSION_KEY = "healthcheck"
+
+
+def _report_to_sentry(transition: Transition) -> None:
+    # sentry_sdk is only consulted when the app has imported it: the core never imports it.
+    if "sentry_sdk" in sys.modules:
+        from . import sentry
+
+        sentry.report_transition(transition)
+
+
+@dataclass
+class AppState:
+    """What the extension keeps for one app: its settings, runner and availability."""
+
+    settings: Settings
+    registry: Registry
+    runner: Runner
+    availability: Availability
+
+    def _report(self, endpoint: str, results: Iterable[CheckResult]) -> Report:
+        return Report.of(results, self.settings.hostname or "", time.time(), endpoint)
+
+    def _run(self, specs: list[CheckSpec]) -> list[CheckResult]:
+        if not specs:
+            return []
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        return self.runner.run(app, specs)
+
+    def full_report(self, exclude: Collection[str] = ()) -> Report:
+        """Every registered check."""
+        return self._report("healthz", self._run(self.registry.select(exclude=exclude)))
+
+    def check_report(self, name: str) -> Report:
+        """One check by name; raises ``UnknownCheckError`` when there is none."""
+        return self._report(name, self._run(self.registry.select(names=[name])))
+
+    def liveness_report(self, exclude: Collection[str] = ()) -> Report:
+        """The app's liveness state and checks tagged ``live``; never a dependency."""
+        state = _state_result("liveness", self.availability.liveness, "live", LIVE)
+        specs = self.registry.select(tag=LIVE, exclude=exclude)
+        return self._report("livez", [state, *self._run(specs)])
+
+    def readiness_report(self, exclude: Collection[str] = ()) -> Report:
+        """The app's readiness state and checks tagged ``ready``."""
+        state = _state_result("readiness", self.availability.readiness, "ready", READY)
+        specs = self.registry.select(tag=READY, exclude=exclude)
+        return self._report("readyz", [state, *self._run(specs)])
+
+    def startup_report(self, exclude: Collection[str] = ()) -> Report:
+        """Passes once every critical check has passed at least once, then always.
+
+        Until then it runs the checks that have not passed yet; once started, it runs nothing.
+        """
+        availability = self.availability
+        if availability.started:
+            return self._report("startupz", [])
+        pending = set(availability.not_yet_passed(spec.name for spec in self.registry))
+        specs = [spec for spec in self.registry.select(exclude=exclude) if spec.name in pending]
+        results = self._run(specs)
+        critical = [spec.name for spec in self.registry if spec.critical]
+        if not availability.not_yet_passed(critical):
+            availability.mark_started()
+        return self._report("startupz", results)
+
+    def record_pass(self, transition: Transition) -> None:
+        if transition.result.passed:
+            self.availability.record_pass(transition.result.name)
+
+
+def _state_result(name: str, state: AvailabilityState, word: str, tag: str) -> CheckResult:
+    now = time.time()
+    return CheckResult(
+        name=name,
+        passed=state.available,
+        output=state.reason or (word if state.available else f"not {word}"),
+        timestamp=now,
+        expires=now,
+        response_time=0.0,
+        tags=frozenset({tag}),
+    )
+
+
+class HealthCheck:
+    """Health checks for one or more Flask apps.
+
+    ``HealthCheck(app, "/health-check")`` registers the endpoints on *app* at once, as the
+    Runscope ``healthcheck`` library did; ``HealthCheck()`` then :meth:`init_app` suits app
+    factories. *options* are the lower-case names of the ``HEALTHCHECK_*`` keys (``timeout=``
+    is ``HEALTHCHECK_TIMEOUT``); they are defaults that a value in ``app.config`` overrides.
+    """
+
+    def __init__(self, app: Flask | None = None, path: str | None = None, **options: Any) -> None:
+        unknown = set(options) - Settings.option_names()
+        if unknown:
+            raise TypeError(
+                f"unknown option(s) {', '.join(sorted(unknown))}; the options are "
+                f"{', '.join(sorted(Settings.option_names()))}"
+            )
+        if path is not None:
+            options["path"] = path
+        self._options = options
+        self._registry = Registry()
+        self._states: weakref.WeakKeyDictionary[Flask, AppState] = weakref.WeakKeyDictionary()
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask, path: str | None = None) -> None:
+        """Validate the app's ``HEALTHCHECK_*`` keys and register the endpoints on it.
+
+        Raises :class:`~flask_healthcheck.ConfigurationError` naming a key with a bad value, and
+        ``RuntimeError`` if the app already has a ``HealthCheck``.
+        """
+        if EXTENSION_KEY in app.extensions:
+            raise RuntimeError(
+                "this Flask app already has a HealthCheck registered; use that instance "
+                f"(app.extensions[{EXTENSION_KEY!r}]) to add checks instead of creating another"
+            )
+        defaults = dict(self._options)
+        if path is not None:
+            defaults["path"] = path
+        settings = Settings.from_config(app.config, defaults)
+        runner = Runner(settings)
+        state = AppState(settings, self._registry, runner, Availability())
+        runner.add_listener(state.record_pass)
+        if settings.sentry:
+            runner.add_listener(_report_to_sentry)
+        self._states[app] = state
+        app.extensions[EXTENSION_KEY] = self
+
+        from .views import make_blueprint
+
+        app.register_blueprint(make_blueprint(settings))
+
+    def _resolve(self, app: Flask | None) -> Flask:
+        if app is None and has_app_context():
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+        if app is None:
+            apps = list(self._states)
+            if len(apps) != 1:
+                raise RuntimeError(
+                    "no app given and no app context: pass app=, or call this inside "
+                    "'with app.app_context():'"
+                )
+            app = apps[0]
+        if app not in self._states:
+            raise RuntimeError(
+                "this HealthCheck is not initialised on that app; call init_app(app) first"
+            )
+        return app
+
+    def state(self, app: Flask | None = None) -> AppState:
+        """The state of *app*; by default the current app, or the only app initialised."""
+        return self._states[self._resolve(app)]
+
+    # -- registering checks ---------------------------------------------------------------
+
+    def add_check(
+        self,
+        func: Callable[[], Any],
+        *,
+        name: str | None = None,
+        tags: Iterable[str] | str | None = None,
+        critical: bool | None = None,
+        timeout: float | None = None,
+        success_ttl: float | None = None,
+        failed_ttl: float | None = None,
+    ) -> CheckSpec:
+        """Register *func*, which returns ``(bool, message)``, and may be ``async def``.
+
+        *name* defaults to the function's name; *tags* to ``("ready",)``; *critical* to True
+        (a failing non-critical check degrades the report but keeps it passing); *timeout*,
+        *success_ttl* and *failed_ttl* to the app's settings. Raises ``ValueError`` for a
+        name already taken or reserved by an endpoint.
+        """
+        spec = make_spec(
+            func,
+            name=name,
+            tags=tags,
+            critical=critical,
+            timeout=timeout,
+            success_ttl=success_ttl,
+            failed_ttl=failed_ttl,
+        )
+        self._registry.add(spec)
+        return spec
+
+    @overload
+    def check(self, func: CheckT, /) -> CheckT: ...
+
+    @overload
+    def check(
+        self,
+        func: None = None,
+        /,
+        *,
+        name: str | None = None,
+        tags: Iterable[str] | str | None = None,
+        critical: bool | None = None,
+        timeout: float | None = None,
+        success_ttl: float | None = None,
+        failed_ttl: float | None = None,
+    ) -> Callable[[CheckT], CheckT]: ...
+
+    def check(
+        self,
+        func: CheckT | None = None,
+        /,
+        *,
+        name: str | None = None,
+        tags: Iterable[str] | str | None = None,
+        critical: bool | None = None,
+        timeout: float | None = None,
+        success_ttl: float | None = None,
+        failed_ttl: float | None = None,
+    ) -> CheckT | Callable[[CheckT], CheckT]:
+        """Decorator form of :meth:`add_check`: ``@health.check`` or ``@health.check(name=...)``.
+
+        The function is returned unchanged.
+        """
+
+        def register(inner: CheckT) -> CheckT:
+            self.add_check(
+                inner,
+                name=name,
+                tags=tags,
+                critical=critical,
+                timeout=timeout,
+                success_ttl=success_ttl,
+                failed_ttl=failed_ttl,
+            )
+            return inner
+
+        return register if func is None else register(func)
+
+    @property
+    def checks(self) -> list[CheckSpec]:
+        """The registered checks, in registration order."""
+        return list(self._registry)
+
+    # -- the app's own availability ------------------------------------------------------
+
+    def set_ready(self, ready: bool, reason: str = "", app: Flask | None = None) -> None:
+        """Say whether the app accepts traffic; the readiness endpoint reflects it at once."""
+        self.state(app).availability.set_ready(ready, reason)
+
+    def set_live(self, live: bool, reason: str = "", app: Flask | None = None) -> None:
+        """Say whether the app is alive; ``False`` makes liveness fail (and the pod restart)."""
+        self.state(app).availability.set_live(live, reason)
+
+    # -- running checks from code ---------------------------------------------------------
+
+    def run(
+        self, names: Collection[str] | None = None, *, tag: str | None = None, app: Flask | None = None
+    ) -> Report:
+        """Run checks (all, or *names*, or those tagged *tag*) as the endpoints would."""
+        app = self._resolve(app)
+        state = self._states[app]
+        specs = state.registry.select(names=names, tag=tag)
+        results = state.runner.run(app, specs) if specs else []
+        return Report.of(results, state.settings.hostname or "", time.time(), "run")

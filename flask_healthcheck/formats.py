@@ -1,0 +1,134 @@
+"""Report formats: the Runscope-compatible JSON, IETF health+json and Kubernetes-style text.
+
+A format turns a :class:`~flask_healthcheck.results.Report` into a body; it never runs checks.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .results import CheckResult, Report, Status
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    mimetype: str
+    render: Callable[[Report, bool], str]
+
+
+def _iso(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).isoformat()
+
+
+def _result_json(result: CheckResult, show_details: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "checker": result.name,
+        "output": result.visible_output(show_details),
+        "passed": result.passed,
+        "timestamp": result.timestamp,
+        "expires": result.expires,
+        "response_time": result.response_time,
+        "status": result.status.value,
+        "critical": result.critical,
+        "tags": sorted(result.tags),
+    }
+    if result.observed_value is not None:
+        body["observed_value"] = result.observed_value
+        body["observed_unit"] = result.observed_unit
+    return body
+
+
+def render_json(report: Report, show_details: bool) -> str:
+    """Seed 001's Runscope ``healthcheck`` body, with more keys beside the ones it had."""
+    body = {
+        "status": "success" if report.passed else "failure",
+        "hostname": report.hostname,
+        "timestamp": report.timestamp,
+        "degraded": report.status is Status.WARN,
+        "warnings": report.warnings,
+        "results": [_result_json(result, show_details) for result in report.results],
+    }
+    return json.dumps(body)
+
+
+def _health_json_check(result: CheckResult, show_details: bool) -> dict[str, Any]:
+    check: dict[str, Any] = {
+        "componentId": result.name,
+        "status": result.status.value,
+        "time": _iso(result.timestamp),
+        "output": result.visible_output(show_details),
+        "critical": result.critical,
+        "tags": sorted(result.tags),
+        "responseTime": result.response_time,
+    }
+    if result.observed_value is not None:
+        check["observedValue"] = result.observed_value
+        if result.observed_unit:
+            check["observedUnit"] = result.observed_unit
+    return check
+
+
+def render_health_json(report: Report, show_details: bool) -> str:
+    """``application/health+json`` after draft-inadarei-api-health-check."""
+    body: dict[str, Any] = {
+        "status": report.status.value,
+        "serviceId": report.hostname,
+        "description": f"{report.endpoint} of {report.hostname}",
+        "checks": {
+            result.name: [_health_json_check(result, show_details)] for result in report.results
+        },
+    }
+    failing = [result.name for result in report.results if not result.passed]
+    if failing:
+        body["output"] = "failing: " + ", ".join(failing)
+    if report.warnings:
+        body["notes"] = ["degraded: " + ", ".join(report.warnings)]
+    return json.dumps(body)
+
+
+def _text_line(result: CheckResult, show_details: bool) -> str:
+    output = " ".join(result.visible_output(show_details).split())
+    if result.passed:
+        line = f"[+]{result.name} ok" if not result.warning else f"[+]{result.name} warn"
+    else:
+        line = f"[-]{result.name} failed" + ("" if result.critical else " (non-critical)")
+    return f"{line}: {output}" if output else line
+
+
+def render_text(report: Report, show_details: bool) -> str:
+    """Kubernetes' ``?verbose`` form: one ``[+]``/``[-]`` line a check, then the verdict."""
+    lines = [_text_line(result, show_details) for result in report.results]
+    verdict = {Status.PASS: "passed", Status.WARN: "passed, degraded", Status.FAIL: "failed"}
+    lines.append(f"{report.endpoint} check {verdict[report.status]}")
+    return "\n".join(lines) + "\n"
+
+
+FORMATS: dict[str, Format] = {
+    "json": Format("json", "application/json", render_json),
+    "health+json": Format("health+json", "application/health+json", render_health_json),
+    "text": Format("text", "text/plain", render_text),
+}
+_BY_MIMETYPE = {fmt.mimetype: fmt for fmt in FORMATS.values()}
+
+
+class UnknownFormatError(ValueError):
+    def __init__(self, requested: str) -> None:
+        super().__init__(
+            f"unknown format {requested!r}; use one of: {', '.join(FORMATS)}"
+        )
+
+
+def choose(requested: str | None, best_mimetype: Callable[[list[str]], str | None]) -> Format:
+    """The format named by ``?format=``, else the best match of the Accept header, else JSON."""
+    if requested is not None:
+        try:
+            return FORMATS[requested.strip().lower()]
+        except KeyError:
+            raise UnknownFormatError(requested) from None
+    mimetype = best_mimetype(list(_BY_MIMETYPE))
+    return _BY_MIMETYPE.get(mimetype or "", FORMATS["json"])

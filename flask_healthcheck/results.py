@@ -1,0 +1,139 @@
+"""What a check returns, the result the runner makes of it, and the report of one request.
+
+Every report format is built from these frozen objects; nothing here runs a check.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .redact import mask_credentials
+
+ObservedValue = int | float | str | bool
+
+
+class Status(str, enum.Enum):
+    """The state of a check or a report, in the words of the IETF health+json draft."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a check may return instead of a ``(bool, str)`` tuple, to say more.
+
+    ``observed_value``/``observed_unit`` (latency in ms, free bytes, queue length) appear in the
+    health+json format and in metrics. ``warning=True`` on a passing outcome means "works, but
+    near a limit": the check is reported as ``warn`` without failing the endpoint.
+    """
+
+    passed: bool
+    output: str = ""
+    observed_value: ObservedValue | None = None
+    observed_unit: str | None = None
+    warning: bool = False
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The result of one run of one check, as every format shows it.
+
+    ``output`` is safe to show publicly. ``detail`` holds what only an authorised request
+    may see (an exception's text); it is ``None`` when there is nothing more than ``output``.
+    Both have URL credentials masked. Times are epoch seconds; ``response_time`` is seconds.
+    """
+
+    name: str
+    passed: bool
+    output: str
+    timestamp: float
+    expires: float
+    response_time: float
+    critical: bool = True
+    tags: frozenset[str] = field(default_factory=frozenset)
+    warning: bool = False
+    detail: str | None = None
+    observed_value: ObservedValue | None = None
+    observed_unit: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "output", mask_credentials(self.output))
+        if self.detail is not None:
+            object.__setattr__(self, "detail", mask_credentials(self.detail))
+
+    @property
+    def status(self) -> Status:
+        """``fail`` when the check failed, ``warn`` when it passed near a limit, else ``pass``."""
+        if not self.passed:
+            return Status.FAIL
+        return Status.WARN if self.warning else Status.PASS
+
+    @property
+    def degrades(self) -> bool:
+        """True when this result makes the report degraded without failing it."""
+        return self.warning or (not self.passed and not self.critical)
+
+    def visible_output(self, show_details: bool) -> str:
+        if show_details and self.detail is not None:
+            return self.detail
+        return self.output
+
+
+def describe_return_value(value: object) -> str:
+    """Name what a check returned, for the message of a check that returned the wrong thing."""
+    if isinstance(value, tuple):
+        kinds = ", ".join(type(item).__name__ for item in value)
+        return f"returned a tuple ({kinds})"
+    if value is None or isinstance(value, bool):
+        return f"returned {value!r}"
+    return f"returned a {type(value).__name__}"
+
+
+def interpret(value: object) -> Outcome:
+    """Turn what a check returned into an :class:`Outcome`, or raise ``TypeError`` saying why not."""
+    if isinstance(value, Outcome):
+        return value
+    if (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and isinstance(value[0], bool)
+        and isinstance(value[1], str)
+    ):
+        return Outcome(passed=value[0], output=value[1])
+    raise TypeError(f"{describe_return_value(value)}, expected (bool, str)")
+
+
+@dataclass(frozen=True)
+class Report:
+    """The results of one request, with where and when it was made."""
+
+    results: tuple[CheckResult, ...]
+    hostname: str
+    timestamp: float
+    endpoint: str = "healthz"
+
+    @classmethod
+    def of(
+        cls, results: Iterable[CheckResult], hostname: str, timestamp: float, endpoint: str
+    ) -> Report:
+        return cls(tuple(results), hostname, timestamp, endpoint)
+
+    @property
+    def passed(self) -> bool:
+        """True when every critical check passed: the endpoint answers its success status."""
+        return all(result.passed for result in self.results if result.critical)
+
+    @property
+    def status(self) -> Status:
+        if not self.passed:
+            return Status.FAIL
+        return Status.WARN if self.warnings else Status.PASS
+
+    @property
+    def warnings(self) -> list[str]:
+        """Names of the checks that degrade the report: non-critical failures and warnings."""
+        return [result.name for result in self.results if result.degrades]

@@ -1,0 +1,289 @@
+"""Running checks: concurrently, within deadlines, cached, and at most one run per check at a time.
+
+Each run of a check gets its own daemon thread, so a check that never returns costs one thread and
+nothing more: while its run is in flight no second run of that check starts, and every request
+that needs it waits only until the run's timeout or the request's deadline, whichever comes first.
+A run that finishes after its timeout is discarded; the check stays failed "timed out" until a
+run finishes in time. No signals are used, so this works in any thread of any server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask
+
+from .config import Settings
+from .exceptions import CheckError
+from .redact import mask_credentials
+from .registry import CheckSpec
+from .results import CheckResult, Outcome, interpret
+
+logger = logging.getLogger("flask_healthcheck")
+
+_run_due: contextvars.ContextVar[float | None] = contextvars.ContextVar("_run_due", default=None)
+
+
+def time_left(default: float = 2.0) -> float:
+    """Seconds the running check has left before it is reported timed out.
+
+    Built-in checks use it for their client-level timeouts (connect, socket, statement), so a
+    black-holed host frees the check's thread soon after the check is reported failed. Outside
+    a run it returns *default*. Never less than 10 ms.
+    """
+    due = _run_due.get()
+    if due is None:
+        return default
+    return max(0.01, due - time.monotonic())
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A check's result, with the result before it and the exception the check raised, if any."""
+
+    spec: CheckSpec
+    result: CheckResult
+    previous: CheckResult | None
+    exception: BaseException | None = None
+
+    @property
+    def started_failing(self) -> bool:
+        """True when the check failed and had not been failing before (or had never run)."""
+        return not self.result.passed and (self.previous is None or self.previous.passed)
+
+
+ResultListener = Callable[[Transition], None]
+
+
+@dataclass
+class _Run:
+    """One execution of a check, shared by every request that waits for it."""
+
+    spec: CheckSpec
+    started: float  # time.monotonic()
+    done: threading.Event = field(default_factory=threading.Event)
+    result: CheckResult | None = None
+    timed_out: bool = False
+
+
+@dataclass
+class _Slot:
+    """Everything the runner keeps about one check in one app."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    cached: CheckResult | None = None
+    fresh_until: float = 0.0  # time.monotonic()
+    in_flight: _Run | None = None
+    last: CheckResult | None = None
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
+
+
+class Runner:
+    """Runs the checks of one app and keeps their latest results.
+
+    *listeners* are called once for each new result (not for each request served from the
+    cache), from the thread that produced it; the extension logs and reports to Sentry there.
+    """
+
+    def __init__(self, settings: Settings, listeners: Sequence[ResultListener] = ()) -> None:
+        self._settings = settings
+        self._listeners = list(listeners)
+        self._slots: dict[str, _Slot] = {}
+        self._slots_lock = threading.Lock()
+
+    def add_listener(self, listener: ResultListener) -> None:
+        self._listeners.append(listener)
+
+    def timeout_of(self, spec: CheckSpec) -> float:
+        return spec.timeout if spec.timeout is not None else self._settings.timeout
+
+    def _ttl_of(self, spec: CheckSpec, passed: bool) -> float:
+        ttl = spec.success_ttl if passed else spec.failed_ttl
+        if ttl is None:
+            ttl = self._settings.success_ttl if passed else self._settings.failed_ttl
+        return ttl
+
+    def _slot(self, name: str) -> _Slot:
+        slot = self._slots.get(name)
+        if slot is None:
+            with self._slots_lock:
+                slot = self._slots.setdefault(name, _Slot())
+        return slot
+
+    def in_flight_count(self) -> int:
+        """How many check runs are executing now (hung ones included)."""
+        return sum(1 for slot in list(self._slots.values()) if slot.in_flight is not None)
+
+    def run(self, app: Flask, specs: Iterable[CheckSpec]) -> list[CheckResult]:
+        """Results for *specs*, in order, fresh from the cache or run now within the deadline."""
+        specs = list(specs)
+        deadline = time.monotonic() + self._settings.deadline
+        results: dict[str, CheckResult] = {}
+        waiting: list[tuple[CheckSpec, _Run]] = []
+        for spec in specs:
+            slot = self._slot(spec.name)
+            with slot.lock:
+                now = time.monotonic()
+                if slot.cached is not None and now < slot.fresh_until:
+                    results[spec.name] = slot.cached
+                    continue
+                run = slot.in_flight
+                if run is None:
+                    run = slot.in_flight = _Run(spec=spec, started=now)
+                    self._start(app, run, slot)
+            waiting.append((spec, run))
+        for spec, run in waiting:
+            results[spec.name] = self._wait(spec, run, deadline)
+        return [results[spec.name] for spec in specs]
+
+    def _start(self, app: Flask, run: _Run, slot: _Slot) -> None:
+        thread = threading.Thread(
+            target=self._execute,
+            args=(app, run, slot),
+            name=f"healthcheck:{run.spec.name}",
+            daemon=True,
+        )
+        thread.start()
+
+    def _wait(self, spec: CheckSpec, run: _Run, deadline: float) -> CheckResult:
+        timeout = self.timeout_of(spec)
+        check_due = run.started + timeout
+        run.done.wait(max(0.0, min(check_due, deadline) - time.monotonic()))
+        if run.result is not None:
+            return run.result
+        if time.monotonic() >= check_due:
+            return self._record_timeout(spec, run, timeout)
+        # Only this request's deadline has passed; the run goes on and may still finish in time
+        # for the next request, so this answer is not cached.
+        waited = self._settings.deadline
+        return self._make_result(
+            spec,
+            Outcome(False, f"timed out after {waited:g} s (the request's deadline)"),
+            time.monotonic() - run.started,
+            ttl=0.0,
+        )
+
+    def _record_timeout(self, spec: CheckSpec, run: _Run, timeout: float) -> CheckResult:
+        slot = self._slot(spec.name)
+        with slot.lock:
+            if run.result is not None:  # it finished between the wait and the lock
+                return run.result
+            if run.timed_out and slot.cached is not None and time.monotonic() < slot.fresh_until:
+                return slot.cached  # another request has recorded this timeout already
+            run.timed_out = True
+            elapsed = time.monotonic() - run.started
+            message = f"timed out after {timeout:g} s"
+            if elapsed > 2 * timeout:
+                message += f" (its run has not returned for {elapsed:.0f} s)"
+            result = self._make_result(spec, Outcome(False, message), elapsed)
+            previous = self._store(slot, spec, result)
+        self._notify(Transition(spec, result, previous))
+        return result
+
+    def _store(self, slot: _Slot, spec: CheckSpec, result: CheckResult) -> CheckResult | None:
+        """Cache *result* (the caller holds the slot's lock); return the one before it."""
+        previous = slot.last
+        slot.last = slot.cached = result
+        slot.fresh_until = time.monotonic() + self._ttl_of(spec, result.passed)
+        return previous
+
+    def _execute(self, app: Flask, run: _Run, slot: _Slot) -> None:
+        spec = run.spec
+        exception: BaseException | None = None
+        _run_due.set(run.started + self.timeout_of(spec))
+        try:
+            with app.app_context():
+                value = spec.func()
+                if inspect.isawaitable(value):
+                    coroutine: Coroutine[Any, Any, Any] = _await(value)
+                    value = asyncio.run(coroutine)
+            outcome = interpret(value)
+            detail = None
+        except CheckError as exc:
+            exception = exc.__cause__ or exc
+            outcome, detail = Outcome(False, str(exc) or "check failed"), None
+        except Exception as exc:  # a failing check must never break the report
+            exception = exc
+            kind = type(exc).__name__
+            outcome = Outcome(False, f"raised {kind} (details withheld)")
+            detail = f"raised {kind}: {exc}" if str(exc) else f"raised {kind}"
+        elapsed = time.monotonic() - run.started
+        result = self._make_result(spec, outcome, elapsed, detail=detail)
+        with slot.lock:
+            slot.in_flight = None
+            if run.timed_out:
+                late = True
+                previous = None
+            else:
+                late = False
+                run.result = result
+                previous = self._store(slot, spec, result)
+        run.done.set()
+        if late:
+            logger.info(
+                "check %s returned after %.3f s, past its timeout; its result was discarded",
+                spec.name,
+                elapsed,
+            )
+            return
+        self._notify(Transition(spec, result, previous, exception))
+
+    def _make_result(
+        self,
+        spec: CheckSpec,
+        outcome: Outcome,
+        elapsed: float,
+        *,
+        detail: str | None = None,
+        ttl: float | None = None,
+    ) -> CheckResult:
+        now = time.time()
+        if ttl is None:
+            ttl = self._ttl_of(spec, outcome.passed)
+        return CheckResult(
+            name=spec.name,
+            passed=outcome.passed,
+            output=outcome.output,
+            timestamp=now,
+            expires=now + ttl,
+            response_time=round(elapsed, 6),
+            critical=spec.critical,
+            tags=spec.tags,
+            warning=outcome.passed and outcome.warning,
+            detail=detail,
+            observed_value=outcome.observed_value,
+            observed_unit=outcome.observed_unit,
+        )
+
+    def _notify(self, transition: Transition) -> None:
+        _log(transition)
+        for listener in self._listeners:
+            try:
+                listener(transition)
+            except Exception:
+                logger.exception("a health check result listener failed")
+
+
+def _log(transition: Transition) -> None:
+    result = transition.result
+    if result.passed:
+        logger.debug("check %s passed in %.3f s: %s", result.name, result.response_time, result.output)
+        return
+    reason = result.detail or result.output
+    exception = transition.exception
+    if exception is not None:
+        trace = "".join(traceback.format_exception(type(exception), exception, exception.__traceback__))
+        reason = f"{reason}\n{mask_credentials(trace).rstrip()}"
+    logger.warning("check %s failed after %.3f s: %s", result.name, result.response_time, reason)

@@ -1,0 +1,49 @@
+"""Sentry integration: check failures as events, and no performance transactions for probes.
+
+Imported by the extension only when ``sentry_sdk`` has already been imported by the app, so an
+app without Sentry pays nothing. Everything here is a no-op while Sentry is not initialised.
+"""
+
+from __future__ import annotations
+
+import sentry_sdk
+
+from .runner import Transition
+
+TAG = "healthcheck.check"
+
+
+def _active() -> bool:
+    return sentry_sdk.get_client().is_active()
+
+
+def report_transition(transition: Transition) -> None:
+    """Send one event when a check starts failing: its exception if it raised, else a message.
+
+    Requests served while the check keeps failing send nothing, so a dead database during a
+    probe flood is one Sentry event, not thousands.
+    """
+    if not transition.started_failing or not _active():
+        return
+    result = transition.result
+    with sentry_sdk.new_scope() as scope:
+        scope.set_tag(TAG, result.name)
+        scope.set_tag("healthcheck.critical", str(result.critical).lower())
+        scope.fingerprint = ["flask_healthcheck", result.name]
+        scope.set_context(
+            "healthcheck",
+            {"check": result.name, "output": result.detail or result.output, "tags": sorted(result.tags)},
+        )
+        if transition.exception is not None:
+            scope.capture_exception(transition.exception)
+        else:
+            scope.capture_message(f"health check {result.name!r} failed: {result.output}", level="error")
+
+
+def drop_current_transaction() -> None:
+    """Keep the current request (a probe) from being sent as a performance transaction."""
+    if not _active():
+        return
+    transaction = sentry_sdk.get_current_scope().transaction
+    if transaction is not None:
+        transaction.sampled = False
