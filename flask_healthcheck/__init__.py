@@ -30,7 +30,25 @@ _EXPORTS = {
     "time_left": ".runner",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "LIVE",
+    "READY",
+    "STARTUP",
+    "AvailabilityState",
+    "CheckError",
+    "CheckResult",
+    "CheckSpec",
+    "ConfigurationError",
+    "HealthCheck",
+    "HealthCheckError",
+    "MissingDependencyError",
+    "Outcome",
+    "Report",
+    "Settings",
+    "Status",
+    "__version__",
+    "time_left",
+]
 
 if TYPE_CHECKING:
     from .availability import AvailabilityState

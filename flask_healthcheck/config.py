@@ -20,9 +20,10 @@ PREFIX = "HEALTHCHECK_"
 
 def _seconds(*, allow_zero: bool) -> Callable[[str, object], float]:
     def validate(key: str, value: object) -> float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if ok and math.isfinite(float(value)) and (value > 0 or (allow_zero and value == 0)):  # type: ignore[operator]
-            return float(value)  # type: ignore[arg-type]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            seconds = float(value)
+            if math.isfinite(seconds) and (seconds > 0 or (allow_zero and seconds == 0)):
+                return seconds
         bound = "zero or more" if allow_zero else "more than zero"
         raise ConfigurationError(f"{key} must be a number of seconds, {bound}; got {value!r}")
 

@@ -272,7 +272,11 @@ class HealthCheck:
     # -- running checks from code ---------------------------------------------------------
 
     def run(
-        self, names: Collection[str] | None = None, *, tag: str | None = None, app: Flask | None = None
+        self,
+        names: Collection[str] | None = None,
+        *,
+        tag: str | None = None,
+        app: Flask | None = None,
     ) -> Report:
         """Run checks (all, or *names*, or those tagged *tag*) as the endpoints would."""
         app = self._resolve(app)

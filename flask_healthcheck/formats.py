@@ -118,9 +118,7 @@ _BY_MIMETYPE = {fmt.mimetype: fmt for fmt in FORMATS.values()}
 
 class UnknownFormatError(ValueError):
     def __init__(self, requested: str) -> None:
-        super().__init__(
-            f"unknown format {requested!r}; use one of: {', '.join(FORMATS)}"
-        )
+        super().__init__(f"unknown format {requested!r}; use one of: {', '.join(FORMATS)}")
 
 
 def choose(requested: str | None, best_mimetype: Callable[[list[str]], str | None]) -> Format:

@@ -8,7 +8,9 @@ MASK = "***"
 
 # scheme://user:password@host -> scheme://user:***@host (the user part may be empty, as in
 # redis://:secret@host).
-_URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]*):(?P<secret>[^\s@/]+)@")
+_URL_PASSWORD = re.compile(
+    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]*):(?P<secret>[^\s@/]+)@"
+)
 # ?password=secret, &token=secret, ;api_key=secret and the like inside URLs and DSNs.
 _SECRET_PARAMETER = re.compile(
     r"(?P<head>[?&;\s](?:password|passwd|pwd|secret|token|api_?key|access_?key)=)(?P<secret>[^&;\s]+)",

@@ -94,7 +94,9 @@ def make_spec(
         )
     tags = _attribute_default(func, "tags", tags, (READY,))
     tag_set = frozenset([tags] if isinstance(tags, str) else tags)
-    if not tag_set or not all(isinstance(tag, str) and _VALID_NAME.fullmatch(tag) for tag in tag_set):
+    if not tag_set or not all(
+        isinstance(tag, str) and _VALID_NAME.fullmatch(tag) for tag in tag_set
+    ):
         raise ValueError(f"tags of check {name!r} must be non-empty names; got {tags!r}")
     critical = _attribute_default(func, "critical", critical, True)
     if not isinstance(critical, bool):
@@ -108,7 +110,9 @@ def make_spec(
             "timeout", _attribute_default(func, "timeout", timeout, None), allow_zero=False
         ),
         success_ttl=validate_check_seconds(
-            "success_ttl", _attribute_default(func, "success_ttl", success_ttl, None), allow_zero=True
+            "success_ttl",
+            _attribute_default(func, "success_ttl", success_ttl, None),
+            allow_zero=True,
         ),
         failed_ttl=validate_check_seconds(
             "failed_ttl", _attribute_default(func, "failed_ttl", failed_ttl, None), allow_zero=True

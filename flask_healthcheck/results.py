@@ -17,7 +17,7 @@ ObservedValue = int | float | str | bool
 class Status(str, enum.Enum):
     """The state of a check or a report, in the words of the IETF health+json draft."""
 
-    PASS = "pass"
+    PASS = "pass"  # noqa: S105 (a status, not a password)
     WARN = "warn"
     FAIL = "fail"
 
@@ -94,7 +94,7 @@ def describe_return_value(value: object) -> str:
 
 
 def interpret(value: object) -> Outcome:
-    """Turn what a check returned into an :class:`Outcome`, or raise ``TypeError`` saying why not."""
+    """Turn what a check returned into an :class:`Outcome`; raise ``TypeError`` saying why not."""
     if isinstance(value, Outcome):
         return value
     if (

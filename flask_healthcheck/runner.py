@@ -279,11 +279,15 @@ class Runner:
 def _log(transition: Transition) -> None:
     result = transition.result
     if result.passed:
-        logger.debug("check %s passed in %.3f s: %s", result.name, result.response_time, result.output)
+        logger.debug(
+            "check %s passed in %.3f s: %s", result.name, result.response_time, result.output
+        )
         return
     reason = result.detail or result.output
     exception = transition.exception
     if exception is not None:
-        trace = "".join(traceback.format_exception(type(exception), exception, exception.__traceback__))
+        trace = "".join(
+            traceback.format_exception(type(exception), exception, exception.__traceback__)
+        )
         reason = f"{reason}\n{mask_credentials(trace).rstrip()}"
     logger.warning("check %s failed after %.3f s: %s", result.name, result.response_time, reason)

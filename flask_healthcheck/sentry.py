@@ -32,12 +32,18 @@ def report_transition(transition: Transition) -> None:
         scope.fingerprint = ["flask_healthcheck", result.name]
         scope.set_context(
             "healthcheck",
-            {"check": result.name, "output": result.detail or result.output, "tags": sorted(result.tags)},
+            {
+                "check": result.name,
+                "output": result.detail or result.output,
+                "tags": sorted(result.tags),
+            },
         )
         if transition.exception is not None:
             scope.capture_exception(transition.exception)
         else:
-            scope.capture_message(f"health check {result.name!r} failed: {result.output}", level="error")
+            scope.capture_message(
+                f"health check {result.name!r} failed: {result.output}", level="error"
+            )
 
 
 def drop_current_transaction() -> None:

@@ -21,7 +21,7 @@ from .results import Report
 logger = logging.getLogger("flask_healthcheck")
 
 
-class _Unauthorised(Exception):
+class _UnauthorisedError(Exception):
     pass
 
 
@@ -47,7 +47,7 @@ def _shows_details(token: str | None) -> bool:
         offered.strip().encode("utf-8", "surrogateescape"), token.encode("utf-8")
     ):
         return True
-    raise _Unauthorised
+    raise _UnauthorisedError
 
 
 def _exclusions() -> list[str]:
@@ -64,7 +64,7 @@ def _respond(build: Callable[[AppState], Report], *, unknown_status: int) -> Res
             requested = "text"
         fmt = choose(requested, request.accept_mimetypes.best_match)
         report = build(state)
-    except _Unauthorised:
+    except _UnauthorisedError:
         return _error(401, "invalid token", **{"WWW-Authenticate": 'Bearer error="invalid_token"'})
     except UnknownFormatError as exc:
         return _error(400, str(exc))

@@ -110,7 +110,7 @@ def black_hole() -> Iterator[BlackHole]:
 
 @contextlib.contextmanager
 def private_redis(*extra_args: str) -> Iterator[int]:
-    """Start a redis-server of our own on a free port (e.g. with ``--requirepass``); yield the port."""
+    """Start a private redis-server on a free port (e.g. with ``--requirepass``); yield the port."""
     binary = shutil.which("redis-server")
     if binary is None:
         if IN_CI:
@@ -119,8 +119,20 @@ def private_redis(*extra_args: str) -> Iterator[int]:
     port = free_port()
     with tempfile.TemporaryDirectory() as directory:
         process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", directory, *extra_args],
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                directory,
+                *extra_args,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
