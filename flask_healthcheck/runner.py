@@ -203,22 +203,26 @@ class Runner:
         spec = run.spec
         exception: BaseException | None = None
         _run_due.set(run.started + self.timeout_of(spec))
+        detail: str | None = None
         try:
             with app.app_context():
                 value = spec.func()
                 if inspect.isawaitable(value):
                     coroutine: Coroutine[Any, Any, Any] = _await(value)
                     value = asyncio.run(coroutine)
-            outcome = interpret(value)
-            detail = None
         except CheckError as exc:
             exception = exc.__cause__ or exc
-            outcome, detail = Outcome(False, str(exc) or "check failed"), None
-        except Exception as exc:  # a failing check must never break the report
+            outcome = Outcome(False, str(exc) or "check failed")
+        except BaseException as exc:  # even SystemExit must not leave the run unfinished
             exception = exc
             kind = type(exc).__name__
             outcome = Outcome(False, f"raised {kind} (details withheld)")
             detail = f"raised {kind}: {exc}" if str(exc) else f"raised {kind}"
+        else:
+            try:
+                outcome = interpret(value)
+            except TypeError as exc:
+                outcome = Outcome(False, str(exc))
         elapsed = time.monotonic() - run.started
         result = self._make_result(spec, outcome, elapsed, detail=detail)
         with slot.lock:
