@@ -125,7 +125,8 @@ def choose(requested: str | None, best_mimetype: Callable[[list[str]], str | Non
     """The format named by ``?format=``, else the best match of the Accept header, else JSON."""
     if requested is not None:
         try:
-            return FORMATS[requested.strip().lower()]
+            # An unescaped '+' in a query string arrives as a space: "?format=health+json".
+            return FORMATS[requested.strip().lower().replace(" ", "+")]
         except KeyError:
             raise UnknownFormatError(requested) from None
     mimetype = best_mimetype(list(_BY_MIMETYPE))

@@ -96,7 +96,18 @@ def describe_return_value(value: object) -> str:
 def interpret(value: object) -> Outcome:
     """Turn what a check returned into an :class:`Outcome`; raise ``TypeError`` saying why not."""
     if isinstance(value, Outcome):
-        return value
+        observed = value.observed_value
+        if (
+            isinstance(value.passed, bool)
+            and isinstance(value.output, str)
+            and (observed is None or isinstance(observed, ObservedValue))
+            and (value.observed_unit is None or isinstance(value.observed_unit, str))
+        ):
+            return value
+        raise TypeError(
+            "returned an Outcome with fields of the wrong types; expected passed: bool, "
+            "output: str, observed_value: int, float, str or bool, observed_unit: str"
+        )
     if (
         isinstance(value, tuple)
         and len(value) == 2

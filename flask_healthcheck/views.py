@@ -64,6 +64,8 @@ def _respond(build: Callable[[AppState], Report], *, unknown_status: int) -> Res
             requested = "text"
         fmt = choose(requested, request.accept_mimetypes.best_match)
         report = build(state)
+        status = settings.success_status if report.passed else settings.failed_status
+        body = fmt.render(report, show_details)
     except _UnauthorisedError:
         return _error(401, "invalid token", **{"WWW-Authenticate": 'Bearer error="invalid_token"'})
     except UnknownFormatError as exc:
@@ -73,8 +75,7 @@ def _respond(build: Callable[[AppState], Report], *, unknown_status: int) -> Res
     except Exception:
         logger.exception("the health endpoint failed")
         return _error(503, "the health check failed internally; see the application's log")
-    status = settings.success_status if report.passed else settings.failed_status
-    return Response(fmt.render(report, show_details), status, mimetype=fmt.mimetype)
+    return Response(body, status, mimetype=fmt.mimetype)
 
 
 def _report() -> Response:
