@@ -149,9 +149,10 @@ class HealthCheck:
         self._states[app] = state
         app.extensions[EXTENSION_KEY] = self
 
-        from .views import make_blueprint
+        from .views import LivenessFastPath, make_blueprint
 
-        app.register_blueprint(make_blueprint(settings))
+        app.register_blueprint(make_blueprint(state))
+        app.wsgi_app = LivenessFastPath(app.wsgi_app, state)  # type: ignore[method-assign]
 
     def _resolve(self, app: Flask | None) -> Flask:
         if app is None and has_app_context():

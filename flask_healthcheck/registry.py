@@ -136,6 +136,7 @@ class Registry:
 
     def __init__(self) -> None:
         self._specs: dict[str, CheckSpec] = {}
+        self._tags: set[str] = set()
 
     def add(self, spec: CheckSpec) -> None:
         if spec.name in self._specs:
@@ -144,6 +145,11 @@ class Registry:
                 "unique name"
             )
         self._specs[spec.name] = spec
+        self._tags |= spec.tags
+
+    def has_tag(self, tag: str) -> bool:
+        """True when some registered check carries *tag*."""
+        return tag in self._tags
 
     def __iter__(self) -> Iterator[CheckSpec]:
         return iter(list(self._specs.values()))

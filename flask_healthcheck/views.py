@@ -6,33 +6,37 @@ Views never know how a check is executed; they ask the app's state for a report.
 from __future__ import annotations
 
 import hmac
+import http
 import json
 import logging
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Response, request
 
-from .config import Settings
-from .extension import EXTENSION_KEY, AppState
-from .formats import UnknownFormatError, choose
-from .registry import UnknownCheckError
+from .extension import AppState
+from .formats import FORMATS, Format, UnknownFormatError, choose, render_json
+from .registry import LIVE, UnknownCheckError
 from .results import Report
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 logger = logging.getLogger("flask_healthcheck")
+
+
+_NO_STORE = {"Cache-Control": "no-store"}
+_JSON_ACCEPTS = frozenset({None, "", "*/*", "application/json"})
 
 
 class _UnauthorisedError(Exception):
     pass
 
 
-def _state() -> AppState:
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    return app.extensions[EXTENSION_KEY].state(app)  # type: ignore[no-any-return]
-
-
 def _error(status: int, message: str, **headers: str) -> Response:
     body = json.dumps({"status": "failure", "error": message})
-    return Response(body, status, mimetype="application/json", headers=headers)
+    return Response(body, status, mimetype="application/json", headers={**_NO_STORE, **headers})
 
 
 def _shows_details(token: str | None) -> bool:
@@ -50,84 +54,136 @@ def _shows_details(token: str | None) -> bool:
     raise _UnauthorisedError
 
 
+def _format() -> Format:
+    requested = request.args.get("format") if request.query_string else None
+    if requested is None:
+        if "verbose" in request.args:
+            requested = "text"
+        elif request.headers.get("Accept") in _JSON_ACCEPTS:
+            return FORMATS["json"]  # the common probe: skip parsing the Accept header
+    return choose(requested, request.accept_mimetypes.best_match)
+
+
 def _exclusions() -> list[str]:
+    if not request.query_string:
+        return []
     return [name for value in request.args.getlist("exclude") for name in value.split(",") if name]
 
 
-def _respond(build: Callable[[AppState], Report], *, unknown_status: int) -> Response:
-    try:
-        state = _state()
-        settings = state.settings
-        show_details = _shows_details(settings.token)
-        requested = request.args.get("format")
-        if requested is None and "verbose" in request.args:
-            requested = "text"
-        fmt = choose(requested, request.accept_mimetypes.best_match)
-        report = build(state)
-        status = settings.success_status if report.passed else settings.failed_status
-        body = fmt.render(report, show_details)
-    except _UnauthorisedError:
-        return _error(401, "invalid token", **{"WWW-Authenticate": 'Bearer error="invalid_token"'})
-    except UnknownFormatError as exc:
-        return _error(400, str(exc))
-    except UnknownCheckError as exc:
-        return _error(unknown_status, str(exc))
-    except Exception:
-        logger.exception("the health endpoint failed")
-        return _error(503, "the health check failed internally; see the application's log")
-    return Response(body, status, mimetype=fmt.mimetype)
-
-
-def _report() -> Response:
-    return _respond(lambda state: state.full_report(_exclusions()), unknown_status=400)
-
-
-def _live() -> Response:
-    return _respond(lambda state: state.liveness_report(_exclusions()), unknown_status=400)
-
-
-def _ready() -> Response:
-    return _respond(lambda state: state.readiness_report(_exclusions()), unknown_status=400)
-
-
-def _startup() -> Response:
-    return _respond(lambda state: state.startup_report(_exclusions()), unknown_status=400)
-
-
-def _one_check(name: str) -> Response:
-    return _respond(lambda state: state.check_report(name), unknown_status=404)
-
-
-def _not_found(rest: str) -> Response:
-    return _error(404, f"no health endpoint at {request.path!r}")
-
-
-def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 def _drop_sentry_transaction() -> None:
-    import sys
-
     if "sentry_sdk" in sys.modules:
         from .sentry import drop_current_transaction
 
         drop_current_transaction()
 
 
-def make_blueprint(settings: Settings) -> Blueprint:
-    """The blueprint of the endpoints, mounted at ``settings.path``."""
-    blueprint = Blueprint("healthcheck", __name__, url_prefix=settings.path)
+class _Endpoints:
+    """The view functions of one app, bound to its state."""
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+        self.settings = state.settings
+
+    def respond(self, build: Callable[[], Report], *, unknown_status: int = 400) -> Response:
+        settings = self.settings
+        try:
+            if settings.sentry:
+                _drop_sentry_transaction()
+            show_details = _shows_details(settings.token)
+            fmt = _format()
+            report = build()
+            status = settings.success_status if report.passed else settings.failed_status
+            body = fmt.render(report, show_details)
+        except _UnauthorisedError:
+            return _error(
+                401, "invalid token", **{"WWW-Authenticate": 'Bearer error="invalid_token"'}
+            )
+        except UnknownFormatError as exc:
+            return _error(400, str(exc))
+        except UnknownCheckError as exc:
+            return _error(unknown_status, str(exc))
+        except Exception:
+            logger.exception("the health endpoint failed")
+            return _error(503, "the health check failed internally; see the application's log")
+        return Response(body, status, mimetype=fmt.mimetype, headers=_NO_STORE)
+
+    def report(self) -> Response:
+        return self.respond(lambda: self.state.full_report(_exclusions()))
+
+    def live(self) -> Response:
+        return self.respond(lambda: self.state.liveness_report(_exclusions()))
+
+    def ready(self) -> Response:
+        return self.respond(lambda: self.state.readiness_report(_exclusions()))
+
+    def startup(self) -> Response:
+        return self.respond(lambda: self.state.startup_report(_exclusions()))
+
+    def one_check(self, name: str) -> Response:
+        return self.respond(lambda: self.state.check_report(name), unknown_status=404)
+
+    @staticmethod
+    def not_found(rest: str) -> Response:
+        return _error(404, f"no health endpoint at {request.path!r}")
+
+
+def make_blueprint(state: AppState) -> Blueprint:
+    """The blueprint of the endpoints of one app, mounted at its ``path`` setting."""
+    endpoints = _Endpoints(state)
+    blueprint = Blueprint("healthcheck", __name__, url_prefix=state.settings.path)
     methods = ["GET", "HEAD"]
     for rule in ("", "/"):
-        blueprint.add_url_rule(rule, "report", _report, methods=methods, strict_slashes=False)
-    blueprint.add_url_rule("/live", "live", _live, methods=methods)
-    blueprint.add_url_rule("/ready", "ready", _ready, methods=methods)
-    blueprint.add_url_rule("/startup", "startup", _startup, methods=methods)
-    blueprint.add_url_rule("/<name>", "check", _one_check, methods=methods)
-    blueprint.add_url_rule("/<path:rest>", "not_found", _not_found, methods=methods)
-    blueprint.after_request(_no_store)
-    if settings.sentry:
-        blueprint.before_request(_drop_sentry_transaction)
+        blueprint.add_url_rule(rule, "report", endpoints.report, methods=methods)
+    blueprint.add_url_rule("/live", "live", endpoints.live, methods=methods)
+    blueprint.add_url_rule("/ready", "ready", endpoints.ready, methods=methods)
+    blueprint.add_url_rule("/startup", "startup", endpoints.startup, methods=methods)
+    blueprint.add_url_rule("/<name>", "check", endpoints.one_check, methods=methods)
+    blueprint.add_url_rule("/<path:rest>", "not_found", endpoints.not_found, methods=methods)
     return blueprint
+
+
+class LivenessFastPath:
+    """WSGI middleware that answers the plain liveness probe before Flask routes the request.
+
+    A probe without a query string, ``Authorization`` header or a non-JSON ``Accept`` header,
+    for an app with no check tagged ``live``, gets the same JSON body the view would build,
+    without a request context, URL matching or the app's ``before_request`` hooks, so a hook
+    that opens a database session or demands a login can neither fail nor slow it. Every other
+    request goes to the app unchanged.
+    """
+
+    def __init__(self, wsgi_app: WSGIApplication, state: AppState) -> None:
+        self.wsgi_app = wsgi_app
+        self.state = state
+        self.path = state.settings.path + "/live"
+        self._status_lines = {
+            code: f"{code} {http.HTTPStatus(code).phrase}"
+            for code in (state.settings.success_status, state.settings.failed_status)
+        }
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if (
+            environ.get("PATH_INFO") != self.path
+            or environ.get("REQUEST_METHOD") not in ("GET", "HEAD")
+            or environ.get("QUERY_STRING")
+            or environ.get("HTTP_ACCEPT") not in _JSON_ACCEPTS
+            or "HTTP_AUTHORIZATION" in environ
+            or self.state.registry.has_tag(LIVE)
+        ):
+            return self.wsgi_app(environ, start_response)
+        return self._answer(environ, start_response)
+
+    def _answer(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        settings = self.state.settings
+        if settings.sentry:
+            _drop_sentry_transaction()
+        report = self.state.liveness_report(())
+        body = render_json(report, False).encode()
+        code = settings.success_status if report.passed else settings.failed_status
+        headers: list[tuple[str, str]] = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+        ]
+        start_response(self._status_lines[code], headers)
+        return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]
