@@ -13,6 +13,7 @@ from flask import Flask, current_app, has_app_context
 
 from .availability import Availability, AvailabilityState
 from .config import Settings
+from .events import AnswerListener, ChangeListener, Events, StatusChange
 from .registry import LIVE, READY, CheckSpec, Registry, make_spec
 from .results import CheckResult, Report
 from .runner import Runner, Transition
@@ -38,6 +39,7 @@ class AppState:
     registry: Registry
     runner: Runner
     availability: Availability
+    events: Events
 
     def _report(self, endpoint: str, results: Iterable[CheckResult]) -> Report:
         return Report.of(results, self.settings.hostname or "", time.time(), endpoint)
@@ -84,9 +86,26 @@ class AppState:
             availability.mark_started()
         return self._report("startupz", results)
 
-    def record_pass(self, transition: Transition) -> None:
-        if transition.result.passed:
-            self.availability.record_pass(transition.result.name)
+    def record_result(self, transition: Transition) -> None:
+        """Runner listener: remember passes for start-up, and announce status changes."""
+        result = transition.result
+        if result.passed:
+            self.availability.record_pass(result.name)
+        previous = transition.previous
+        if previous is None or previous.passed != result.passed:
+            before = None if previous is None else previous.passed
+            self.events.changed(
+                StatusChange("check", result.name, result.passed, before, result.output)
+            )
+
+    def record_answer(self, endpoint: str, status_code: int, report: Report | None) -> None:
+        """Views call this for every answer: metrics count it, listeners hear of changes."""
+        if report is None:
+            self.events.answered(endpoint, status_code, None, "")
+            return
+        failing = [result.name for result in report.results if not result.passed]
+        output = "failing: " + ", ".join(failing) if failing else "all checks pass"
+        self.events.answered(endpoint, status_code, report.passed, output)
 
 
 def _state_result(name: str, state: AvailabilityState, word: str, tag: str) -> CheckResult:
@@ -122,6 +141,8 @@ class HealthCheck:
             options["path"] = path
         self._options = options
         self._registry = Registry()
+        self._change_listeners: list[ChangeListener] = []
+        self._answer_listeners: list[AnswerListener] = []
         self._states: weakref.WeakKeyDictionary[Flask, AppState] = weakref.WeakKeyDictionary()
         if app is not None:
             self.init_app(app)
@@ -142,8 +163,9 @@ class HealthCheck:
             defaults["path"] = path
         settings = Settings.from_config(app.config, defaults)
         runner = Runner(settings)
-        state = AppState(settings, self._registry, runner, Availability())
-        runner.add_listener(state.record_pass)
+        events = Events(self._change_listeners, self._answer_listeners)
+        state = AppState(settings, self._registry, runner, Availability(), events)
+        runner.add_listener(state.record_result)
         if settings.sentry:
             runner.add_listener(_report_to_sentry)
         self._states[app] = state
@@ -259,6 +281,22 @@ class HealthCheck:
     def checks(self) -> list[CheckSpec]:
         """The registered checks, in registration order."""
         return list(self._registry)
+
+    # -- listeners -------------------------------------------------------------------------
+
+    def on_change(self, listener: ChangeListener) -> ChangeListener:
+        """Call *listener* with a :class:`StatusChange` whenever a check or endpoint changes.
+
+        Usable as a decorator. Called on transitions only, never once per request; the
+        change is logged too (``INFO`` on recovery, ``WARNING`` on failure).
+        """
+        self._change_listeners.append(listener)
+        return listener
+
+    def on_answer(self, listener: AnswerListener) -> AnswerListener:
+        """Call *listener* with ``(endpoint, status_code)`` for every answer of an endpoint."""
+        self._answer_listeners.append(listener)
+        return listener
 
     # -- the app's own availability ------------------------------------------------------
 

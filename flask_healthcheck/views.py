@@ -84,8 +84,11 @@ class _Endpoints:
         self.state = state
         self.settings = state.settings
 
-    def respond(self, build: Callable[[], Report], *, unknown_status: int = 400) -> Response:
+    def respond(
+        self, endpoint: str, build: Callable[[], Report], *, unknown_status: int = 400
+    ) -> Response:
         settings = self.settings
+        report: Report | None = None
         try:
             if settings.sentry:
                 _drop_sentry_transaction()
@@ -93,34 +96,37 @@ class _Endpoints:
             fmt = _format()
             report = build()
             status = settings.success_status if report.passed else settings.failed_status
-            body = fmt.render(report, show_details)
+            response = Response(
+                fmt.render(report, show_details), status, mimetype=fmt.mimetype, headers=_NO_STORE
+            )
         except _UnauthorisedError:
-            return _error(
+            response = _error(
                 401, "invalid token", **{"WWW-Authenticate": 'Bearer error="invalid_token"'}
             )
         except UnknownFormatError as exc:
-            return _error(400, str(exc))
+            response = _error(400, str(exc))
         except UnknownCheckError as exc:
-            return _error(unknown_status, str(exc))
+            response = _error(unknown_status, str(exc))
         except Exception:
             logger.exception("the health endpoint failed")
-            return _error(503, "the health check failed internally; see the application's log")
-        return Response(body, status, mimetype=fmt.mimetype, headers=_NO_STORE)
+            response = _error(503, "the health check failed internally; see the application's log")
+        self.state.record_answer(endpoint, response.status_code, report)
+        return response
 
     def report(self) -> Response:
-        return self.respond(lambda: self.state.full_report(_exclusions()))
+        return self.respond("report", lambda: self.state.full_report(_exclusions()))
 
     def live(self) -> Response:
-        return self.respond(lambda: self.state.liveness_report(_exclusions()))
+        return self.respond("live", lambda: self.state.liveness_report(_exclusions()))
 
     def ready(self) -> Response:
-        return self.respond(lambda: self.state.readiness_report(_exclusions()))
+        return self.respond("ready", lambda: self.state.readiness_report(_exclusions()))
 
     def startup(self) -> Response:
-        return self.respond(lambda: self.state.startup_report(_exclusions()))
+        return self.respond("startup", lambda: self.state.startup_report(_exclusions()))
 
     def one_check(self, name: str) -> Response:
-        return self.respond(lambda: self.state.check_report(name), unknown_status=404)
+        return self.respond("check", lambda: self.state.check_report(name), unknown_status=404)
 
     @staticmethod
     def not_found(rest: str) -> Response:
@@ -186,4 +192,5 @@ class LivenessFastPath:
             ("Cache-Control", "no-store"),
         ]
         start_response(self._status_lines[code], headers)
+        self.state.record_answer("live", code, report)
         return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]

@@ -1,0 +1,81 @@
+"""Status changes of checks and endpoints, and the answers endpoints give, for listeners.
+
+A listener hears of a *change* only (a check or an endpoint going from passing to failing or
+back), never of every request, so it can page someone or write a log line without flooding.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+logger = logging.getLogger("flask_healthcheck")
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A check or an endpoint changed between passing and failing.
+
+    ``kind`` is ``"check"`` or ``"endpoint"``; ``name`` the check's name or the endpoint's
+    (``report``, ``live``, ``ready``, ``startup``); ``previous`` is None on its first result.
+    ``output`` is the public message of the check, or the failing checks of the endpoint.
+    """
+
+    kind: Literal["check", "endpoint"]
+    name: str
+    passed: bool
+    previous: bool | None
+    output: str
+
+
+ChangeListener = Callable[[StatusChange], None]
+AnswerListener = Callable[[str, int], None]
+
+
+class Events:
+    """The listeners of one extension, and the last status of each endpoint of one app."""
+
+    def __init__(
+        self, change_listeners: list[ChangeListener], answer_listeners: list[AnswerListener]
+    ) -> None:
+        self._change_listeners = change_listeners
+        self._answer_listeners = answer_listeners
+        self._endpoint_status: dict[str, bool] = {}
+        self._lock = threading.Lock()
+
+    def changed(self, change: StatusChange) -> None:
+        """Log *change* and tell every change listener."""
+        log = logger.info if change.passed else logger.warning
+        before = {None: "unknown", True: "passing", False: "failing"}[change.previous]
+        after = "passing" if change.passed else "failing"
+        log(
+            "%s %s changed from %s to %s: %s",
+            change.kind,
+            change.name,
+            before,
+            after,
+            change.output,
+        )
+        for listener in self._change_listeners:
+            try:
+                listener(change)
+            except Exception:
+                logger.exception("a health check status-change listener failed")
+
+    def answered(self, endpoint: str, status_code: int, passed: bool | None, output: str) -> None:
+        """Record an answer of *endpoint*; *passed* is None for an error answer (400, 404)."""
+        for listener in self._answer_listeners:
+            try:
+                listener(endpoint, status_code)
+            except Exception:
+                logger.exception("a health check answer listener failed")
+        if passed is None:
+            return
+        with self._lock:
+            previous = self._endpoint_status.get(endpoint)
+            self._endpoint_status[endpoint] = passed
+        if previous is not passed:
+            self.changed(StatusChange("endpoint", endpoint, passed, previous, output))
