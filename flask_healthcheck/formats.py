@@ -37,6 +37,8 @@ def _result_json(result: CheckResult, show_details: bool) -> dict[str, Any]:
         "critical": result.critical,
         "tags": sorted(result.tags),
     }
+    if result.since is not None:
+        body["since"] = result.since
     if result.observed_value is not None:
         body["observed_value"] = result.observed_value
         body["observed_unit"] = result.observed_unit

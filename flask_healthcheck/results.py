@@ -59,6 +59,8 @@ class CheckResult:
     detail: str | None = None
     observed_value: ObservedValue | None = None
     observed_unit: str | None = None
+    #: Epoch seconds since when the check has been passing (or failing): its last change.
+    since: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "output", mask_credentials(self.output))

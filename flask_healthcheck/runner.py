@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import inspect
 import logging
 import threading
@@ -187,17 +188,26 @@ class Runner:
             message = f"timed out after {timeout:g} s"
             if elapsed > 2 * timeout:
                 message += f" (its run has not returned for {elapsed:.0f} s)"
-            result = self._make_result(spec, Outcome(False, message), elapsed)
-            previous = self._store(slot, spec, result)
+            result, previous = self._store(
+                slot, spec, self._make_result(spec, Outcome(False, message), elapsed)
+            )
         self._notify(Transition(spec, result, previous))
         return result
 
-    def _store(self, slot: _Slot, spec: CheckSpec, result: CheckResult) -> CheckResult | None:
-        """Cache *result* (the caller holds the slot's lock); return the one before it."""
+    def _store(
+        self, slot: _Slot, spec: CheckSpec, result: CheckResult
+    ) -> tuple[CheckResult, CheckResult | None]:
+        """Cache *result* (the caller holds the slot's lock); return it and the one before it.
+
+        The stored result carries ``since``: when the check last changed between passing and
+        failing (or first ran).
+        """
         previous = slot.last
+        if previous is not None and previous.passed == result.passed:
+            result = dataclasses.replace(result, since=previous.since)
         slot.last = slot.cached = result
         slot.fresh_until = time.monotonic() + self._ttl_of(spec, result.passed)
-        return previous
+        return result, previous
 
     def _execute(self, app: Flask, run: _Run, slot: _Slot) -> None:
         spec = run.spec
@@ -225,15 +235,13 @@ class Runner:
                 outcome = Outcome(False, str(exc))
         elapsed = time.monotonic() - run.started
         result = self._make_result(spec, outcome, elapsed, detail=detail)
+        previous: CheckResult | None = None
         with slot.lock:
             slot.in_flight = None
-            if run.timed_out:
-                late = True
-                previous = None
-            else:
-                late = False
+            late = run.timed_out
+            if not late:
+                result, previous = self._store(slot, spec, result)
                 run.result = result
-                previous = self._store(slot, spec, result)
         run.done.set()
         if late:
             logger.info(
@@ -269,6 +277,7 @@ class Runner:
             detail=detail,
             observed_value=outcome.observed_value,
             observed_unit=outcome.observed_unit,
+            since=now,
         )
 
     def _notify(self, transition: Transition) -> None:
