@@ -7,16 +7,20 @@ import time
 import weakref
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from flask import Flask, current_app, has_app_context
 
 from .availability import Availability, AvailabilityState
 from .config import Settings
 from .events import AnswerListener, ChangeListener, Events, StatusChange
-from .registry import LIVE, READY, CheckSpec, Registry, make_spec
+from .registry import LIVE, READY, CheckOptions, CheckSpec, Registry, make_spec
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 from .results import CheckResult, Report
 from .runner import Runner, Transition
+from .scheduler import Scheduler
 
 CheckT = TypeVar("CheckT", bound=Callable[..., Any])
 
@@ -40,6 +44,7 @@ class AppState:
     runner: Runner
     availability: Availability
     events: Events
+    scheduler: Scheduler
 
     def _report(self, endpoint: str, results: Iterable[CheckResult]) -> Report:
         return Report.of(results, self.settings.hostname or "", time.time(), endpoint)
@@ -48,7 +53,14 @@ class AppState:
         if not specs:
             return []
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        if self.registry.has_background:
+            self.scheduler.ensure_running(app)
         return self.runner.run(app, specs)
+
+    def start_background(self, app: Flask) -> None:
+        """Run background checks from now on (called when one is registered)."""
+        self.scheduler.ensure_running(app)
+        self.scheduler.wake()
 
     def full_report(self, exclude: Collection[str] = ()) -> Report:
         """Every registered check."""
@@ -81,6 +93,10 @@ class AppState:
         pending = set(availability.not_yet_passed(spec.name for spec in self.registry))
         specs = [spec for spec in self.registry.select(exclude=exclude) if spec.name in pending]
         results = self._run(specs)
+        # The runner's listeners record passes too, but only after waiters are woken.
+        for result in results:
+            if result.passed:
+                availability.record_pass(result.name)
         critical = [spec.name for spec in self.registry if spec.critical]
         if not availability.not_yet_passed(critical):
             availability.mark_started()
@@ -121,6 +137,15 @@ def _state_result(name: str, state: AvailabilityState, word: str, tag: str) -> C
     )
 
 
+def _unproxied(app: Flask) -> Flask:
+    """The app itself when given Flask's ``current_app`` proxy, as seed 001 does.
+
+    A proxy cannot be weakly referenced, and would stand for whichever app is current later.
+    """
+    get_current_object = getattr(app, "_get_current_object", None)
+    return app if get_current_object is None else cast(Flask, get_current_object())
+
+
 class HealthCheck:
     """Health checks for one or more Flask apps.
 
@@ -153,6 +178,7 @@ class HealthCheck:
         Raises :class:`~flask_healthcheck.ConfigurationError` naming a key with a bad value, and
         ``RuntimeError`` if the app already has a ``HealthCheck``.
         """
+        app = _unproxied(app)
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError(
                 "this Flask app already has a HealthCheck registered; use that instance "
@@ -164,12 +190,15 @@ class HealthCheck:
         settings = Settings.from_config(app.config, defaults)
         runner = Runner(settings)
         events = Events(self._change_listeners, self._answer_listeners)
-        state = AppState(settings, self._registry, runner, Availability(), events)
+        scheduler = Scheduler(runner, lambda: self._registry)
+        state = AppState(settings, self._registry, runner, Availability(), events, scheduler)
         runner.add_listener(state.record_result)
         if settings.sentry:
             runner.add_listener(_report_to_sentry)
         self._states[app] = state
         app.extensions[EXTENSION_KEY] = self
+        if self._registry.has_background:
+            state.start_background(app)
 
         from .views import LivenessFastPath, make_blueprint
 
@@ -177,7 +206,9 @@ class HealthCheck:
         app.wsgi_app = LivenessFastPath(app.wsgi_app, state)  # type: ignore[method-assign]
 
     def _resolve(self, app: Flask | None) -> Flask:
-        if app is None and has_app_context():
+        if app is not None:
+            app = _unproxied(app)
+        elif has_app_context():
             app = current_app._get_current_object()  # type: ignore[attr-defined]
         if app is None:
             apps = list(self._states)
@@ -199,34 +230,22 @@ class HealthCheck:
 
     # -- registering checks ---------------------------------------------------------------
 
-    def add_check(
-        self,
-        func: Callable[[], Any],
-        *,
-        name: str | None = None,
-        tags: Iterable[str] | str | None = None,
-        critical: bool | None = None,
-        timeout: float | None = None,
-        success_ttl: float | None = None,
-        failed_ttl: float | None = None,
-    ) -> CheckSpec:
+    def add_check(self, func: Callable[[], Any], **options: Unpack[CheckOptions]) -> CheckSpec:
         """Register *func*, which returns ``(bool, message)``, and may be ``async def``.
 
-        *name* defaults to the function's name; *tags* to ``("ready",)``; *critical* to True
-        (a failing non-critical check degrades the report but keeps it passing); *timeout*,
-        *success_ttl* and *failed_ttl* to the app's settings. Raises ``ValueError`` for a
-        name already taken or reserved by an endpoint.
+        Options: *name* (default: the function's name); *tags* (default ``("ready",)``);
+        *critical* (default True; a failing non-critical check degrades the report but keeps
+        it passing); *timeout*, *success_ttl*, *failed_ttl* (default: the app's settings);
+        *period* (run in the background every *period* seconds; requests never wait for it);
+        *max_age* (a result older than this is stale and fails); *fail_after*,
+        *fail_after_seconds* and *recover_after* (failure tolerance). Raises ``ValueError``
+        for a name already taken or reserved by an endpoint, or a bad option value.
         """
-        spec = make_spec(
-            func,
-            name=name,
-            tags=tags,
-            critical=critical,
-            timeout=timeout,
-            success_ttl=success_ttl,
-            failed_ttl=failed_ttl,
-        )
+        spec = make_spec(func, **options)
         self._registry.add(spec)
+        if spec.period is not None:
+            for app, state in list(self._states.items()):
+                state.start_background(app)
         return spec
 
     @overload
@@ -234,29 +253,11 @@ class HealthCheck:
 
     @overload
     def check(
-        self,
-        func: None = None,
-        /,
-        *,
-        name: str | None = None,
-        tags: Iterable[str] | str | None = None,
-        critical: bool | None = None,
-        timeout: float | None = None,
-        success_ttl: float | None = None,
-        failed_ttl: float | None = None,
+        self, func: None = None, /, **options: Unpack[CheckOptions]
     ) -> Callable[[CheckT], CheckT]: ...
 
     def check(
-        self,
-        func: CheckT | None = None,
-        /,
-        *,
-        name: str | None = None,
-        tags: Iterable[str] | str | None = None,
-        critical: bool | None = None,
-        timeout: float | None = None,
-        success_ttl: float | None = None,
-        failed_ttl: float | None = None,
+        self, func: CheckT | None = None, /, **options: Unpack[CheckOptions]
     ) -> CheckT | Callable[[CheckT], CheckT]:
         """Decorator form of :meth:`add_check`: ``@health.check`` or ``@health.check(name=...)``.
 
@@ -264,15 +265,7 @@ class HealthCheck:
         """
 
         def register(inner: CheckT) -> CheckT:
-            self.add_check(
-                inner,
-                name=name,
-                tags=tags,
-                critical=critical,
-                timeout=timeout,
-                success_ttl=success_ttl,
-                failed_ttl=failed_ttl,
-            )
+            self.add_check(inner, **options)
             return inner
 
         return register if func is None else register(func)

@@ -39,6 +39,12 @@ def _result_json(result: CheckResult, show_details: bool) -> dict[str, Any]:
     }
     if result.since is not None:
         body["since"] = result.since
+    if result.raw is not None:
+        body["raw"] = {
+            "passed": result.raw.passed,
+            "output": result.raw.visible_output(show_details),
+            "timestamp": result.raw.timestamp,
+        }
     if result.observed_value is not None:
         body["observed_value"] = result.observed_value
         body["observed_unit"] = result.observed_unit

@@ -6,7 +6,7 @@ import functools
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from .config import validate_check_seconds
 
@@ -22,12 +22,36 @@ STARTUP = "startup"
 #: Names taken by the endpoints under the base path, and by the app's own availability state.
 RESERVED_NAMES = frozenset({"live", "ready", "startup", "metrics", "liveness", "readiness"})
 
-_VALID_NAME = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
+# "." and ".." would be resolved away by clients as URL path segments.
+_VALID_NAME = re.compile(r"(?!\.+\Z)[A-Za-z0-9_.:\-]{1,128}")
+
+
+class CheckOptions(TypedDict, total=False):
+    """Options of one check, given to ``add_check``/``@check`` or carried by a check object."""
+
+    name: str
+    tags: Iterable[str] | str
+    critical: bool
+    timeout: float
+    success_ttl: float
+    failed_ttl: float
+    period: float
+    max_age: float
+    fail_after: int
+    fail_after_seconds: float
+    recover_after: int
 
 
 @dataclass(frozen=True)
 class CheckSpec:
-    """A registered check and its options. ``None`` options fall back to the app's settings."""
+    """A registered check and its options. ``None`` options fall back to the app's settings.
+
+    ``period``: run in the background every *period* seconds; requests read the latest result.
+    ``max_age``: a result older than this is reported stale (background checks default to
+    twice the period plus the timeout). ``fail_after``/``fail_after_seconds``: consecutive
+    failures, and seconds of failing, before a passing check is reported failing;
+    ``recover_after``: consecutive passes before a failing check is reported passing.
+    """
 
     name: str
     func: CheckFunction
@@ -36,6 +60,11 @@ class CheckSpec:
     timeout: float | None = None
     success_ttl: float | None = None
     failed_ttl: float | None = None
+    period: float | None = None
+    max_age: float | None = None
+    fail_after: int = 1
+    fail_after_seconds: float = 0.0
+    recover_after: int = 1
 
 
 def default_name(func: object) -> str:
@@ -55,32 +84,50 @@ def default_name(func: object) -> str:
     return type(func).__name__
 
 
-def _attribute_default(func: object, attribute: str, given: Any, fallback: Any) -> Any:
-    """An option given at registration, else one the check object carries, else *fallback*."""
-    if given is not None:
-        return given
-    carried = getattr(func, attribute, None)
-    return fallback if carried is None else carried
+def _count(option: str, value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise ValueError(f"{option} must be a whole number, 1 or more; got {value!r}")
 
 
-def make_spec(
-    func: CheckFunction,
-    *,
-    name: str | None = None,
-    tags: Iterable[str] | str | None = None,
-    critical: bool | None = None,
-    timeout: float | None = None,
-    success_ttl: float | None = None,
-    failed_ttl: float | None = None,
-) -> CheckSpec:
+def _seconds(allow_zero: bool) -> Callable[[str, object], float | None]:
+    return lambda option, value: validate_check_seconds(option, value, allow_zero=allow_zero)
+
+
+_NUMERIC_OPTIONS: dict[str, Callable[[str, object], Any]] = {
+    "timeout": _seconds(allow_zero=False),
+    "success_ttl": _seconds(allow_zero=True),
+    "failed_ttl": _seconds(allow_zero=True),
+    "period": _seconds(allow_zero=False),
+    "max_age": _seconds(allow_zero=False),
+    "fail_after": _count,
+    "fail_after_seconds": _seconds(allow_zero=True),
+    "recover_after": _count,
+}
+OPTION_NAMES = frozenset({"name", "tags", "critical", *_NUMERIC_OPTIONS})
+
+
+def make_spec(func: CheckFunction, **options: Any) -> CheckSpec:
     """Validate registration options and build the :class:`CheckSpec`.
 
-    A check object (such as the built-in checks) may carry ``name``, ``tags``, ``critical``,
-    ``timeout``, ``success_ttl`` and ``failed_ttl`` attributes; they are its defaults, and the
-    options given here win over them.
+    A check object (such as the built-in checks) may carry any option as an attribute
+    (``name``, ``tags``, ``timeout``, ...); those are its defaults, and the options given here
+    win over them. Raises ``TypeError`` for an unknown option, ``ValueError`` for a bad value.
     """
+    unknown = set(options) - OPTION_NAMES
+    if unknown:
+        raise TypeError(
+            f"unknown check option(s) {', '.join(sorted(unknown))}; the options are "
+            f"{', '.join(sorted(OPTION_NAMES))}"
+        )
     if not callable(func):
         raise TypeError(f"a check must be callable; got {func!r}")
+
+    def option(key: str) -> Any:
+        given = options.get(key)
+        return getattr(func, key, None) if given is None else given
+
+    name = options.get("name")
     name = name if name is not None else default_name(func)
     if not isinstance(name, str) or not _VALID_NAME.fullmatch(name):
         raise ValueError(
@@ -92,32 +139,26 @@ def make_spec(
             f"check name {name!r} is taken by an endpoint; use 'name=' to give the check another "
             f"name (taken: {', '.join(sorted(RESERVED_NAMES))})"
         )
-    tags = _attribute_default(func, "tags", tags, (READY,))
+    tags = option("tags")
+    tags = (READY,) if tags is None else tags
     tag_set = frozenset([tags] if isinstance(tags, str) else tags)
     if not tag_set or not all(
         isinstance(tag, str) and _VALID_NAME.fullmatch(tag) for tag in tag_set
     ):
         raise ValueError(f"tags of check {name!r} must be non-empty names; got {tags!r}")
-    critical = _attribute_default(func, "critical", critical, True)
+    critical = option("critical")
+    critical = True if critical is None else critical
     if not isinstance(critical, bool):
         raise ValueError(f"'critical' of check {name!r} must be True or False; got {critical!r}")
-    return CheckSpec(
-        name=name,
-        func=func,
-        tags=tag_set,
-        critical=critical,
-        timeout=validate_check_seconds(
-            "timeout", _attribute_default(func, "timeout", timeout, None), allow_zero=False
-        ),
-        success_ttl=validate_check_seconds(
-            "success_ttl",
-            _attribute_default(func, "success_ttl", success_ttl, None),
-            allow_zero=True,
-        ),
-        failed_ttl=validate_check_seconds(
-            "failed_ttl", _attribute_default(func, "failed_ttl", failed_ttl, None), allow_zero=True
-        ),
-    )
+    numbers: dict[str, Any] = {}
+    for key, validate in _NUMERIC_OPTIONS.items():
+        value = option(key)
+        if value is not None:
+            try:
+                numbers[key] = validate(key, value)
+            except ValueError as exc:
+                raise ValueError(f"check {name!r}: {exc}") from None
+    return CheckSpec(name=name, func=func, tags=tag_set, critical=critical, **numbers)
 
 
 class UnknownCheckError(LookupError):
@@ -137,6 +178,7 @@ class Registry:
     def __init__(self) -> None:
         self._specs: dict[str, CheckSpec] = {}
         self._tags: set[str] = set()
+        self._background = False
 
     def add(self, spec: CheckSpec) -> None:
         if spec.name in self._specs:
@@ -146,6 +188,12 @@ class Registry:
             )
         self._specs[spec.name] = spec
         self._tags |= spec.tags
+        self._background = self._background or spec.period is not None
+
+    @property
+    def has_background(self) -> bool:
+        """True when some registered check runs in the background (has a ``period``)."""
+        return self._background
 
     def has_tag(self, tag: str) -> bool:
         """True when some registered check carries *tag*."""

@@ -61,6 +61,9 @@ class CheckResult:
     observed_unit: str | None = None
     #: Epoch seconds since when the check has been passing (or failing): its last change.
     since: float | None = None
+    #: The check's own last result when the reported one differs from it: a failure that is
+    #: still tolerated, a recovery not yet confirmed, or a stale background result.
+    raw: CheckResult | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "output", mask_credentials(self.output))

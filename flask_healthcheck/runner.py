@@ -85,6 +85,9 @@ class _Slot:
     fresh_until: float = 0.0  # time.monotonic()
     in_flight: _Run | None = None
     last: CheckResult | None = None
+    consecutive_failures: int = 0
+    consecutive_passes: int = 0
+    failing_since: float | None = None  # epoch seconds of the first failure in a row
 
 
 async def _await(awaitable: Any) -> Any:
@@ -111,6 +114,8 @@ class Runner:
         return spec.timeout if spec.timeout is not None else self._settings.timeout
 
     def _ttl_of(self, spec: CheckSpec, passed: bool) -> float:
+        if spec.period is not None:
+            return spec.period  # the next result is due then
         ttl = spec.success_ttl if passed else spec.failed_ttl
         if ttl is None:
             ttl = self._settings.success_ttl if passed else self._settings.failed_ttl
@@ -135,6 +140,9 @@ class Runner:
         waiting: list[tuple[CheckSpec, _Run]] = []
         for spec in specs:
             slot = self._slot(spec.name)
+            if spec.period is not None:
+                results[spec.name] = self._latest(spec, slot)
+                continue
             with slot.lock:
                 now = time.monotonic()
                 if slot.cached is not None and now < slot.fresh_until:
@@ -148,6 +156,56 @@ class Runner:
         for spec, run in waiting:
             results[spec.name] = self._wait(spec, run, deadline)
         return [results[spec.name] for spec in specs]
+
+    def _latest(self, spec: CheckSpec, slot: _Slot) -> CheckResult:
+        """The latest result of a background check, failed when there is none or it is stale."""
+        assert spec.period is not None
+        result = slot.last
+        if result is None:
+            message = f"unknown: no result yet (it runs every {spec.period:g} s in the background)"
+            return self._make_result(spec, Outcome(False, message), 0.0, ttl=0.0)
+        max_age = self.max_age_of(spec)
+        age = time.time() - result.timestamp
+        if age <= max_age:
+            return result
+        return dataclasses.replace(
+            result,
+            passed=False,
+            warning=False,
+            output=f"stale: the last result is {age:.0f} s old, more than its max age of "
+            f"{max_age:g} s",
+            expires=result.timestamp,
+            raw=result.raw or result,
+        )
+
+    def max_age_of(self, spec: CheckSpec) -> float:
+        """How old a background check's result may be before it is reported stale."""
+        if spec.max_age is not None:
+            return spec.max_age
+        return 2 * (spec.period or 0.0) + self.timeout_of(spec)
+
+    def start_if_idle(self, app: Flask, spec: CheckSpec) -> None:
+        """Start a run of *spec* unless one is in flight; don't wait for it (background use)."""
+        slot = self._slot(spec.name)
+        with slot.lock:
+            if slot.in_flight is None:
+                run = slot.in_flight = _Run(spec=spec, started=time.monotonic())
+                self._start(app, run, slot)
+
+    def enforce_timeout(self, spec: CheckSpec) -> float | None:
+        """Fail a run nobody waits for once it is past its timeout (background use).
+
+        Returns when (``time.monotonic()``) the run in flight will be due, or None.
+        """
+        run = self._slot(spec.name).in_flight
+        if run is None or run.timed_out or run.result is not None:
+            return None
+        timeout = self.timeout_of(spec)
+        due = run.started + timeout
+        if time.monotonic() < due:
+            return due
+        self._record_timeout(spec, run, timeout)
+        return None
 
     def _start(self, app: Flask, run: _Run, slot: _Slot) -> None:
         thread = threading.Thread(
@@ -195,18 +253,54 @@ class Runner:
         return result
 
     def _store(
-        self, slot: _Slot, spec: CheckSpec, result: CheckResult
+        self, slot: _Slot, spec: CheckSpec, raw: CheckResult
     ) -> tuple[CheckResult, CheckResult | None]:
-        """Cache *result* (the caller holds the slot's lock); return it and the one before it.
+        """Cache a new result (the caller holds the slot's lock); return it and the one before.
 
-        The stored result carries ``since``: when the check last changed between passing and
-        failing (or first ran).
+        Failure tolerance applies here: a passing check is reported failing only after
+        ``fail_after`` failures in a row that span ``fail_after_seconds``, and a failing one
+        passing only after ``recover_after`` passes in a row. Until then the reported result
+        keeps the previous verdict (a tolerated failure shows as a warning) and carries the
+        raw one. ``since`` is when the reported verdict last changed.
         """
+        if raw.passed:
+            slot.consecutive_passes += 1
+            slot.consecutive_failures = 0
+            slot.failing_since = None
+        else:
+            slot.consecutive_failures += 1
+            slot.consecutive_passes = 0
+            if slot.failing_since is None:
+                slot.failing_since = raw.timestamp
         previous = slot.last
+        result = raw
+        if previous is not None and previous.passed and not raw.passed:
+            failing_for = raw.timestamp - (slot.failing_since or raw.timestamp)
+            if slot.consecutive_failures < spec.fail_after or failing_for < spec.fail_after_seconds:
+                note = (
+                    f"failure {slot.consecutive_failures} tolerated (fails after "
+                    f"{spec.fail_after} in a row"
+                    + (f" over {spec.fail_after_seconds:g} s" if spec.fail_after_seconds else "")
+                    + ")"
+                )
+                result = dataclasses.replace(
+                    raw, passed=True, warning=True, output=f"{note}: {raw.output}", raw=raw
+                )
+        elif (
+            previous is not None
+            and not previous.passed
+            and raw.passed
+            and slot.consecutive_passes < spec.recover_after
+        ):
+            note = (
+                f"recovering: pass {slot.consecutive_passes} of {spec.recover_after} "
+                "needed in a row"
+            )
+            result = dataclasses.replace(raw, passed=False, output=f"{note}: {raw.output}", raw=raw)
         if previous is not None and previous.passed == result.passed:
             result = dataclasses.replace(result, since=previous.since)
         slot.last = slot.cached = result
-        slot.fresh_until = time.monotonic() + self._ttl_of(spec, result.passed)
+        slot.fresh_until = time.monotonic() + self._ttl_of(spec, raw.passed)
         return result, previous
 
     def _execute(self, app: Flask, run: _Run, slot: _Slot) -> None:

@@ -148,6 +148,14 @@ def make_blueprint(state: AppState) -> Blueprint:
     return blueprint
 
 
+def _status_line(code: int) -> str:
+    """``200 OK``; a code without a standard phrase (any 200-599 is allowed) as Werkzeug says it."""
+    try:
+        return f"{code} {http.HTTPStatus(code).phrase}"
+    except ValueError:
+        return f"{code} UNKNOWN"
+
+
 class LivenessFastPath:
     """WSGI middleware that answers the plain liveness probe before Flask routes the request.
 
@@ -163,7 +171,7 @@ class LivenessFastPath:
         self.state = state
         self.path = state.settings.path + "/live"
         self._status_lines = {
-            code: f"{code} {http.HTTPStatus(code).phrase}"
+            code: _status_line(code)
             for code in (state.settings.success_status, state.settings.failed_status)
         }
 

@@ -1,0 +1,88 @@
+"""Background checks: a thread per app and process that starts checks registered with ``period``.
+
+Requests read a background check's latest result and never wait for it. The runner fails a
+result older than its maximum age ("stale"), so a healthy answer cannot outlive the facts behind
+it even when this thread has died. A dead scheduler is restarted by the next request rather than
+failing liveness: it is the library's thread, not the app's, and restarting the whole pod for it
+would be out of proportion, while stale results keep readiness honest in the meantime.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable
+
+from flask import Flask
+
+from .registry import CheckSpec
+from .runner import Runner
+
+logger = logging.getLogger("flask_healthcheck")
+
+#: Longest sleep between two looks at the schedule, so new checks are picked up quickly.
+_MAX_NAP = 1.0
+
+
+class Scheduler:
+    """Starts background checks when they are due and fails their runs past the timeout."""
+
+    def __init__(self, runner: Runner, specs: Callable[[], Iterable[CheckSpec]]) -> None:
+        self._runner = runner
+        self._specs = specs
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._wake = threading.Event()
+
+    @property
+    def alive(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive() and self._pid == os.getpid()
+
+    def ensure_running(self, app: Flask) -> None:
+        """Start the thread, or restart it if it died or the process has forked since."""
+        if self.alive:
+            return
+        with self._lock:
+            if self.alive:
+                return
+            if self._thread is not None and self._pid == os.getpid():
+                logger.error("the background check scheduler had stopped; restarting it")
+            self._pid = os.getpid()
+            self._thread = threading.Thread(
+                target=self._loop,
+                args=(weakref.ref(app),),
+                name="healthcheck-scheduler",
+                daemon=True,
+            )
+            self._thread.start()
+
+    def wake(self) -> None:
+        """Look at the schedule now (a background check was just registered)."""
+        self._wake.set()
+
+    def _loop(self, app_ref: weakref.ref[Flask]) -> None:
+        next_start: dict[str, float] = {}
+        while True:
+            app = app_ref()
+            if app is None:
+                return
+            now = time.monotonic()
+            wake_at = now + _MAX_NAP
+            for spec in self._specs():
+                if spec.period is None:
+                    continue
+                due = self._runner.enforce_timeout(spec)
+                start_at = next_start.get(spec.name, now)
+                if now >= start_at:
+                    self._runner.start_if_idle(app, spec)
+                    start_at = next_start[spec.name] = now + spec.period
+                    due = due or now + self._runner.timeout_of(spec)
+                wake_at = min(wake_at, start_at, due if due is not None else wake_at)
+            del app
+            self._wake.wait(max(0.005, wake_at - time.monotonic()))
+            self._wake.clear()
