@@ -53,6 +53,28 @@ def _optional_text(key: str, value: object) -> str | None:
     raise ConfigurationError(f"{key} must be a non-empty string or None; got {value!r}")
 
 
+def _endpoints(key: str, value: object) -> tuple[str, ...]:
+    allowed = ("live", "ready")
+    if isinstance(value, str):
+        value = (value,)
+    if isinstance(value, list | tuple | set | frozenset) and all(item in allowed for item in value):
+        return tuple(item for item in allowed if item in value)
+    raise ConfigurationError(
+        f"{key} must be a list of endpoints from {list(allowed)} (or empty); got {value!r}"
+    )
+
+
+def _count(*, allow_zero: bool) -> Callable[[str, object], int]:
+    def validate(key: str, value: object) -> int:
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if whole and (value > 0 or (allow_zero and value == 0)):  # type: ignore[operator]
+            return value  # type: ignore[return-value]
+        bound = "0 or more" if allow_zero else "1 or more"
+        raise ConfigurationError(f"{key} must be a whole number, {bound}; got {value!r}")
+
+    return validate
+
+
 def _flag(key: str, value: object) -> bool:
     if isinstance(value, bool):
         return value
@@ -83,6 +105,16 @@ class Settings:
     hostname: str | None = None
     #: Send failing transitions and check exceptions to Sentry when sentry_sdk is initialised.
     sentry: bool = True
+    #: Endpoints that fail until every critical check has passed once: ``live``, ``ready``.
+    startup_gate: tuple[str, ...] = ("live", "ready")
+    #: Seconds readiness says "draining" after SIGTERM before the process exits (0: no handler).
+    drain_seconds: float = 0.0
+    #: Liveness fails while a request has run longer than this many seconds (0: off).
+    request_watchdog: float = 0.0
+    #: Readiness fails while more requests than this are in flight in the process (0: off).
+    max_in_flight: int = 0
+    #: Serve Prometheus metrics at ``{path}/metrics`` (needs the ``prometheus`` extra).
+    metrics: bool = True
 
     @classmethod
     def key(cls, option: str) -> str:
@@ -116,6 +148,11 @@ _VALIDATORS: dict[str, Callable[[str, object], Any]] = {
     "token": _optional_text,
     "hostname": _optional_text,
     "sentry": _flag,
+    "startup_gate": _endpoints,
+    "drain_seconds": _seconds(allow_zero=True),
+    "request_watchdog": _seconds(allow_zero=True),
+    "max_in_flight": _count(allow_zero=True),
+    "metrics": _flag,
 }
 
 

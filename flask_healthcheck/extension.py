@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+import threading
 import time
 import weakref
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app, g, has_app_context, request
 
 from .availability import Availability, AvailabilityState
 from .config import Settings
 from .events import AnswerListener, ChangeListener, Events, StatusChange
+from .lifecycle import Lifecycle
+from .metrics import HealthMetrics
 from .registry import LIVE, READY, CheckOptions, CheckSpec, Registry, make_spec
 
 if TYPE_CHECKING:
@@ -25,6 +29,8 @@ from .scheduler import Scheduler
 CheckT = TypeVar("CheckT", bound=Callable[..., Any])
 
 EXTENSION_KEY = "healthcheck"
+
+logger = logging.getLogger("flask_healthcheck")
 
 
 def _report_to_sentry(transition: Transition) -> None:
@@ -45,6 +51,11 @@ class AppState:
     availability: Availability
     events: Events
     scheduler: Scheduler
+    lifecycle: Lifecycle
+    metrics: HealthMetrics = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.metrics = HealthMetrics(self.registry)
 
     def _report(self, endpoint: str, results: Iterable[CheckResult]) -> Report:
         return Report.of(results, self.settings.hostname or "", time.time(), endpoint)
@@ -71,42 +82,94 @@ class AppState:
         return self._report(name, self._run(self.registry.select(names=[name])))
 
     def liveness_report(self, exclude: Collection[str] = ()) -> Report:
-        """The app's liveness state and checks tagged ``live``; never a dependency."""
-        state = _state_result("liveness", self.availability.liveness, "live", LIVE)
-        specs = self.registry.select(tag=LIVE, exclude=exclude)
-        return self._report("livez", [state, *self._run(specs)])
+        """The app's liveness state, heartbeats and checks tagged ``live``; no dependency.
+
+        Behind the start-up gate it fails until the app has started, which it only reads:
+        the startup and readiness endpoints run the checks that make the app start.
+        """
+        results = [
+            _state_result("liveness", self.availability.liveness, "live", LIVE),
+            *self.lifecycle.liveness_results(),
+        ]
+        gate = self._startup_gate("live")
+        if gate is not None:
+            results.append(gate)
+        results += self._run(self.registry.select(tag=LIVE, exclude=exclude))
+        return self._report("livez", results)
 
     def readiness_report(self, exclude: Collection[str] = ()) -> Report:
-        """The app's readiness state and checks tagged ``ready``."""
-        state = _state_result("readiness", self.availability.readiness, "ready", READY)
+        """The app's readiness state, liveness problems, load and checks tagged ``ready``.
+
+        Behind the start-up gate, it also runs the checks that have not passed yet, and fails
+        until every critical check has passed once.
+        """
+        results = [
+            _state_result("readiness", self.availability.readiness, "ready", READY),
+            *[result for result in self.lifecycle.liveness_results() if not result.passed],
+        ]
+        load = self.lifecycle.load_result()
+        if load is not None:
+            results.append(load)
         specs = self.registry.select(tag=READY, exclude=exclude)
-        return self._report("readyz", [state, *self._run(specs)])
+        if self._startup_gate("ready") is not None:
+            names = {spec.name for spec in specs}
+            specs += [spec for spec in self._pending_specs(exclude) if spec.name not in names]
+        check_results = self._run(specs)
+        self._note_passes(check_results)
+        gate = self._startup_gate("ready")
+        return self._report("readyz", [*results, *([gate] if gate else []), *check_results])
 
     def startup_report(self, exclude: Collection[str] = ()) -> Report:
         """Passes once every critical check has passed at least once, then always.
 
         Until then it runs the checks that have not passed yet; once started, it runs nothing.
         """
-        availability = self.availability
-        if availability.started:
+        if self.availability.started:
             return self._report("startupz", [])
-        pending = set(availability.not_yet_passed(spec.name for spec in self.registry))
-        specs = [spec for spec in self.registry.select(exclude=exclude) if spec.name in pending]
-        results = self._run(specs)
-        # The runner's listeners record passes too, but only after waiters are woken.
+        results = self._run(self._pending_specs(exclude))
+        self._note_passes(results)
+        return self._report("startupz", results)
+
+    @property
+    def plain_liveness(self) -> bool:
+        """True when liveness needs no check run and no app: the WSGI fast path may answer."""
+        return not self.registry.has_tag(LIVE) and (
+            self.availability.started or "live" not in self.settings.startup_gate
+        )
+
+    def _pending_specs(self, exclude: Collection[str] = ()) -> list[CheckSpec]:
+        """Checks that have not passed since the process started."""
+        pending = set(self.availability.not_yet_passed(spec.name for spec in self.registry))
+        return [spec for spec in self.registry.select(exclude=exclude) if spec.name in pending]
+
+    def _note_passes(self, results: Iterable[CheckResult]) -> None:
+        """Record passes and latch start-up; the runner's listeners do too, but only after
+        the waiting requests have been woken, so a request records what it saw itself."""
+        availability = self.availability
         for result in results:
             if result.passed:
                 availability.record_pass(result.name)
-        critical = [spec.name for spec in self.registry if spec.critical]
-        if not availability.not_yet_passed(critical):
-            availability.mark_started()
-        return self._report("startupz", results)
+        if not availability.started:
+            critical = [spec.name for spec in self.registry if spec.critical]
+            if not availability.not_yet_passed(critical):
+                availability.mark_started()
+
+    def _startup_gate(self, endpoint: str) -> CheckResult | None:
+        """A failing "startup" result while *endpoint* is gated and the app has not started."""
+        if endpoint not in self.settings.startup_gate or self.availability.started:
+            return None
+        self._note_passes(())
+        if self.availability.started:
+            return None
+        waiting = [spec.name for spec in self._pending_specs() if spec.critical]
+        output = "starting: waiting for a first pass of " + ", ".join(waiting)
+        return CheckResult.synthetic("startup", False, output, endpoint)
 
     def record_result(self, transition: Transition) -> None:
         """Runner listener: remember passes for start-up, and announce status changes."""
+        self.metrics.record_result(transition)
         result = transition.result
-        if result.passed:
-            self.availability.record_pass(result.name)
+        self._note_passes([result])
         previous = transition.previous
         if previous is None or previous.passed != result.passed:
             before = None if previous is None else previous.passed
@@ -116,12 +179,29 @@ class AppState:
 
     def record_answer(self, endpoint: str, status_code: int, report: Report | None) -> None:
         """Views call this for every answer: metrics count it, listeners hear of changes."""
+        self.metrics.record_answer(endpoint, status_code)
         if report is None:
             self.events.answered(endpoint, status_code, None, "")
             return
         failing = [result.name for result in report.results if not result.passed]
         output = "failing: " + ", ".join(failing) if failing else "all checks pass"
         self.events.answered(endpoint, status_code, report.passed, output)
+
+
+def _track_requests(app: Flask, lifecycle: Lifecycle) -> None:
+    """Count the app's own requests in flight (health endpoints excluded) for the watchdog
+    and the load limit."""
+
+    @app.before_request
+    def started() -> None:
+        if request.blueprint != "healthcheck":
+            g._healthcheck_request = lifecycle.request_started()
+
+    @app.teardown_request
+    def finished(_: BaseException | None) -> None:
+        token = g.pop("_healthcheck_request", None)
+        if token is not None:
+            lifecycle.request_finished(token)
 
 
 def _state_result(name: str, state: AvailabilityState, word: str, tag: str) -> CheckResult:
@@ -191,7 +271,11 @@ class HealthCheck:
         runner = Runner(settings)
         events = Events(self._change_listeners, self._answer_listeners)
         scheduler = Scheduler(runner, lambda: self._registry)
-        state = AppState(settings, self._registry, runner, Availability(), events, scheduler)
+        availability = Availability()
+        lifecycle = Lifecycle(settings, availability)
+        state = AppState(
+            settings, self._registry, runner, availability, events, scheduler, lifecycle
+        )
         runner.add_listener(state.record_result)
         if settings.sentry:
             runner.add_listener(_report_to_sentry)
@@ -204,6 +288,18 @@ class HealthCheck:
 
         app.register_blueprint(make_blueprint(state))
         app.wsgi_app = LivenessFastPath(app.wsgi_app, state)  # type: ignore[method-assign]
+        if lifecycle.tracks_requests:
+            _track_requests(app, lifecycle)
+        if settings.drain_seconds:
+            if threading.current_thread() is threading.main_thread():
+                lifecycle.install_drain_handler()
+            else:
+                logger.warning(
+                    "HEALTHCHECK_DRAIN_SECONDS is set but init_app ran outside the main thread, "
+                    "where no signal handler can be installed: call "
+                    "health.install_drain_handler() from the main thread (with gunicorn "
+                    "--preload, from its post_worker_init hook)"
+                )
 
     def _resolve(self, app: Flask | None) -> Flask:
         if app is not None:
@@ -227,6 +323,13 @@ class HealthCheck:
     def state(self, app: Flask | None = None) -> AppState:
         """The state of *app*; by default the current app, or the only app initialised."""
         return self._states[self._resolve(app)]
+
+    def metrics(self, app: Flask | None = None) -> HealthMetrics:
+        """The Prometheus metrics of *app*: ``health.metrics(app).register(REGISTRY)``.
+
+        See :class:`~flask_healthcheck.metrics.HealthMetrics`; by default the current app.
+        """
+        return self.state(app).metrics
 
     # -- registering checks ---------------------------------------------------------------
 
@@ -290,6 +393,27 @@ class HealthCheck:
         """Call *listener* with ``(endpoint, status_code)`` for every answer of an endpoint."""
         self._answer_listeners.append(listener)
         return listener
+
+    # -- the app's life in its process -----------------------------------------------------
+
+    def heartbeat(self, name: str, timeout: float = 30.0, app: Flask | None = None) -> None:
+        """Feed the watchdog *name*: liveness fails if it is not fed again within *timeout*.
+
+        Call it from a loop the app must keep turning (a consumer, a scheduler); the first
+        call creates the watchdog. A heartbeat that stops is the deadlock row of the
+        decision matrix: liveness and readiness fail, and the pod is restarted.
+        """
+        self.state(app).lifecycle.heartbeat(name, timeout)
+
+    def install_drain_handler(self, app: Flask | None = None) -> None:
+        """Install the SIGTERM drain handler (``HEALTHCHECK_DRAIN_SECONDS``) now.
+
+        ``init_app`` does this itself when it runs in the main thread. With gunicorn
+        ``--preload`` the app is loaded in the master, whose handlers the workers replace;
+        call this from gunicorn's ``post_worker_init(worker)`` hook instead.
+        """
+        lifecycle = self.state(app).lifecycle
+        lifecycle.install_drain_handler()
 
     # -- the app's own availability ------------------------------------------------------
 

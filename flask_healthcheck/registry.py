@@ -19,8 +19,11 @@ READY = "ready"
 #: Tag for checks that matter when a new process starts (e.g. pending migrations).
 STARTUP = "startup"
 
-#: Names taken by the endpoints under the base path, and by the app's own availability state.
-RESERVED_NAMES = frozenset({"live", "ready", "startup", "metrics", "liveness", "readiness"})
+#: Names taken by the endpoints under the base path, and by what the app reports of itself
+#: (its availability, load and request watchdog; heartbeats are named "heartbeat:<name>").
+RESERVED_NAMES = frozenset(
+    {"live", "ready", "startup", "metrics", "liveness", "readiness", "load", "requests"}
+)
 
 # "." and ".." would be resolved away by clients as URL path segments.
 _VALID_NAME = re.compile(r"(?!\.+\Z)[A-Za-z0-9_.:\-]{1,128}")
@@ -134,7 +137,7 @@ def make_spec(func: CheckFunction, **options: Any) -> CheckSpec:
             f"check name {name!r} cannot be used in a URL; use 'name=' to give the check a name "
             "made of letters, digits and '_', '.', ':' or '-'"
         )
-    if name in RESERVED_NAMES:
+    if name in RESERVED_NAMES or name.startswith("heartbeat:"):
         raise ValueError(
             f"check name {name!r} is taken by an endpoint; use 'name=' to give the check another "
             f"name (taken: {', '.join(sorted(RESERVED_NAMES))})"

@@ -6,6 +6,7 @@ Every report format is built from these frozen objects; nothing here runs a chec
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -69,6 +70,21 @@ class CheckResult:
         object.__setattr__(self, "output", mask_credentials(self.output))
         if self.detail is not None:
             object.__setattr__(self, "detail", mask_credentials(self.detail))
+
+    @classmethod
+    def synthetic(cls, name: str, passed: bool, output: str, tag: str) -> CheckResult:
+        """A result that states something the app knows itself (its availability, a
+        heartbeat, its start-up) rather than something a check found out."""
+        now = time.time()
+        return cls(
+            name=name,
+            passed=passed,
+            output=output,
+            timestamp=now,
+            expires=now,
+            response_time=0.0,
+            tags=frozenset({tag}),
+        )
 
     @property
     def status(self) -> Status:

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, request
 
+from .exceptions import MissingDependencyError
 from .extension import AppState
 from .formats import FORMATS, Format, UnknownFormatError, choose, render_json
-from .registry import LIVE, UnknownCheckError
+from .metrics import require_prometheus_client
+from .registry import UnknownCheckError
 from .results import Report
 
 if TYPE_CHECKING:
@@ -54,14 +56,14 @@ def _shows_details(token: str | None) -> bool:
     raise _UnauthorisedError
 
 
-def _format() -> Format:
+def _format(*, html: bool = False) -> Format:
     requested = request.args.get("format") if request.query_string else None
     if requested is None:
         if "verbose" in request.args:
             requested = "text"
         elif request.headers.get("Accept") in _JSON_ACCEPTS:
             return FORMATS["json"]  # the common probe: skip parsing the Accept header
-    return choose(requested, request.accept_mimetypes.best_match)
+    return choose(requested, request.accept_mimetypes.best_match, html=html)
 
 
 def _exclusions() -> list[str]:
@@ -93,7 +95,7 @@ class _Endpoints:
             if settings.sentry:
                 _drop_sentry_transaction()
             show_details = _shows_details(settings.token)
-            fmt = _format()
+            fmt = _format(html=endpoint == "report")
             report = build()
             status = settings.success_status if report.passed else settings.failed_status
             response = Response(
@@ -128,6 +130,23 @@ class _Endpoints:
     def one_check(self, name: str) -> Response:
         return self.respond("check", lambda: self.state.check_report(name), unknown_status=404)
 
+    def metrics(self) -> Response:
+        """Prometheus metrics, with the results brought up to date as the full report does."""
+        if self.settings.sentry:
+            _drop_sentry_transaction()
+        if not self.settings.metrics:
+            return _error(404, "metrics are turned off: HEALTHCHECK_METRICS is False")
+        try:
+            require_prometheus_client()
+            self.state.full_report()
+            body, content_type = self.state.metrics.exposition(request.headers.get("Accept"))
+        except MissingDependencyError as exc:
+            return _error(501, str(exc))
+        except Exception:
+            logger.exception("the health metrics endpoint failed")
+            return _error(503, "the metrics failed internally; see the application's log")
+        return Response(body, 200, content_type=content_type, headers=_NO_STORE)
+
     @staticmethod
     def not_found(rest: str) -> Response:
         return _error(404, f"no health endpoint at {request.path!r}")
@@ -143,6 +162,7 @@ def make_blueprint(state: AppState) -> Blueprint:
     blueprint.add_url_rule("/live", "live", endpoints.live, methods=methods)
     blueprint.add_url_rule("/ready", "ready", endpoints.ready, methods=methods)
     blueprint.add_url_rule("/startup", "startup", endpoints.startup, methods=methods)
+    blueprint.add_url_rule("/metrics", "metrics", endpoints.metrics, methods=methods)
     blueprint.add_url_rule("/<name>", "check", endpoints.one_check, methods=methods)
     blueprint.add_url_rule("/<path:rest>", "not_found", endpoints.not_found, methods=methods)
     return blueprint
@@ -182,7 +202,7 @@ class LivenessFastPath:
             or environ.get("QUERY_STRING")
             or environ.get("HTTP_ACCEPT") not in _JSON_ACCEPTS
             or "HTTP_AUTHORIZATION" in environ
-            or self.state.registry.has_tag(LIVE)
+            or not self.state.plain_liveness
         ):
             return self.wsgi_app(environ, start_response)
         return self._answer(environ, start_response)
