@@ -1,0 +1,813 @@
+"""SQLAlchemy database checks: ``SELECT 1`` on each engine, and a rolled-back model round trip.
+
+Register them in one line each::
+
+    from flask_healthcheck.contrib.sqlalchemy import DatabaseCheck, ModelCheck
+
+    health.add_check(DatabaseCheck(db))             # every engine of Flask-SQLAlchemy's db
+    health.add_check(ModelCheck(User, db, values={"email": "probe@example.invalid"}))
+
+Both borrow connections from the engines' own pools and give them back, and both bound every
+statement on the server as well as in the runner: PostgreSQL gets a ``statement_timeout`` for the
+probe's transaction, MariaDB a ``max_statement_time`` (MySQL a ``max_execution_time``) for the
+probe's statements, and PyMySQL connections a read timeout, all derived from the time the check
+has left. A slow query is therefore cancelled by the server instead of running on after the
+check has been reported timed out. Connect timeouts belong to the engine (``connect_args``) and
+stay the application's choice; see the documentation page of this integration.
+
+Failure messages name the database (backend, name, host and port, never the user or password) and
+say what went wrong in an operator's words, classified from the driver's error code or message:
+the driver's own text, which may quote a DSN, is never shown.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeAlias
+
+from flask import current_app
+
+from flask_healthcheck.exceptions import CheckError, MissingDependencyError
+from flask_healthcheck.redact import mask_credentials
+from flask_healthcheck.results import Outcome
+from flask_healthcheck.runner import time_left
+
+try:
+    import sqlalchemy as sa
+    from sqlalchemy import exc as sa_exc
+    from sqlalchemy.engine import Connection, Engine, RootTransaction
+    from sqlalchemy.orm import Mapper, Session, scoped_session, sessionmaker
+    from sqlalchemy.orm.attributes import flag_modified
+    from sqlalchemy.sql.expression import Executable
+except ImportError as exc:  # pragma: no cover - exercised only without the extra installed
+    raise MissingDependencyError("sqlalchemy", "sqlalchemy") from exc
+
+__all__ = ["DatabaseCheck", "ModelCheck"]
+
+
+class _HasEngines(Protocol):
+    """Flask-SQLAlchemy's ``db``: its engines by bind key (``None`` is the default bind)."""
+
+    @property
+    def engines(self) -> Mapping[str | None, Engine]: ...
+
+
+class _HasSession(Protocol):
+    """Flask-SQLAlchemy's ``db``, as :class:`ModelCheck` uses it: its scoped session."""
+
+    @property
+    def session(self) -> scoped_session[Any]: ...
+
+
+#: What :class:`DatabaseCheck` accepts: Flask-SQLAlchemy's ``db``, one engine, or several.
+EngineSource: TypeAlias = "Engine | Mapping[Any, Engine] | Iterable[Engine] | _HasEngines"
+#: Where :class:`ModelCheck` finds the engine of its model.
+SessionSource: TypeAlias = (
+    "Engine | Session | sessionmaker[Any] | scoped_session[Any] | _HasSession"
+)
+#: Column values of a probe row, or a callable returning fresh ones on each call.
+RowValues: TypeAlias = "Mapping[str, Any] | Callable[[], Mapping[str, Any]]"
+
+# -- what went wrong, in an operator's words --------------------------------------------------
+
+REFUSED = "connection refused (is the server running and listening on that host and port?)"
+CONNECT_TIMED_OUT = "timed out connecting"
+ANSWER_TIMED_OUT = "timed out waiting for the server to answer"
+STATEMENT_CANCELLED = "statement cancelled by the server (statement timeout)"
+AUTH_FAILED = "authentication failed (wrong user name or password)"
+UNKNOWN_USER = "authentication failed (the user does not exist)"
+CREDENTIALS_MISSING = "authentication failed (the server wants a password and none was given)"
+NO_DATABASE = "database does not exist"
+DATABASE_DENIED = "permission denied for the database"
+UNRESOLVED = "host name does not resolve"
+UNREACHABLE = "host unreachable"
+TOO_MANY = "too many connections"
+STARTING_UP = "server is starting up"
+SHUTTING_DOWN = "server is shutting down"
+LOST = "connection lost"
+POOL_EXHAUSTED = "no free connection in the pool (every connection is in use)"
+PERMISSION_DENIED = "permission denied"
+READ_ONLY = "database is read-only"
+NO_TABLE = "table does not exist (are the migrations applied?)"
+NO_COLUMN = "column does not exist (are the migrations applied?)"
+NOT_NULL = "a NOT NULL constraint was violated"
+UNIQUE = "a UNIQUE constraint was violated"
+FOREIGN_KEY = "a FOREIGN KEY constraint was violated"
+CHECK = "a CHECK constraint was violated"
+INTEGRITY = "an integrity constraint was violated"
+LOCK_TIMEOUT = "timed out waiting for a lock"
+DEADLOCK = "deadlock detected"
+SERIALIZATION = "could not serialize access due to a concurrent update"
+CANNOT_OPEN = "cannot open the database file"
+LOCKED = "database is locked"
+NOT_A_DATABASE = "the file is not a database"
+DISK_FULL = "disk is full"
+DISK_ERROR = "disk I/O error"
+
+# Codes of MySQL and MariaDB, the first argument of every PyMySQL and mysqlclient error.
+_MYSQL_CODES: dict[int, str] = {
+    1040: TOO_MANY,
+    1044: DATABASE_DENIED,
+    1045: AUTH_FAILED,
+    1048: NOT_NULL,
+    1049: NO_DATABASE,
+    1053: SHUTTING_DOWN,
+    1054: NO_COLUMN,
+    1062: UNIQUE,
+    1142: PERMISSION_DENIED,
+    1143: PERMISSION_DENIED,
+    1146: NO_TABLE,
+    1203: TOO_MANY,
+    1205: LOCK_TIMEOUT,
+    1213: DEADLOCK,
+    1290: READ_ONLY,
+    1364: NOT_NULL,
+    1451: FOREIGN_KEY,
+    1452: FOREIGN_KEY,
+    1792: READ_ONLY,
+    1836: READ_ONLY,
+    1927: LOST,
+    1969: STATEMENT_CANCELLED,  # MariaDB: max_statement_time exceeded
+    2002: REFUSED,
+    2003: REFUSED,
+    2005: UNRESOLVED,
+    2006: LOST,
+    2013: LOST,
+    3024: STATEMENT_CANCELLED,  # MySQL: max_execution_time exceeded
+    3819: CHECK,
+    4025: CHECK,
+}
+
+# SQLSTATEs (PostgreSQL, and the standard ones other drivers report).
+_SQLSTATES: dict[str, str] = {
+    "57014": STATEMENT_CANCELLED,
+    "28P01": AUTH_FAILED,
+    "28000": AUTH_FAILED,
+    "3D000": NO_DATABASE,
+    "53300": TOO_MANY,
+    "57P01": SHUTTING_DOWN,
+    "57P02": SHUTTING_DOWN,
+    "57P03": STARTING_UP,
+    "42P01": NO_TABLE,
+    "42S02": NO_TABLE,
+    "42703": NO_COLUMN,
+    "42S22": NO_COLUMN,
+    "42501": PERMISSION_DENIED,
+    "25006": READ_ONLY,
+    "23502": NOT_NULL,
+    "23505": UNIQUE,
+    "23503": FOREIGN_KEY,
+    "23514": CHECK,
+    "40001": SERIALIZATION,
+    "40P01": DEADLOCK,
+    "55P03": LOCK_TIMEOUT,
+    "HYT00": ANSWER_TIMED_OUT,
+    "HYT01": CONNECT_TIMED_OUT,
+}
+_SQLSTATE_CLASSES: dict[str, str] = {"08": LOST, "23": INTEGRITY, "28": AUTH_FAILED}
+
+# Patterns of drivers' messages, for errors without a code (most connection failures): they are
+# only matched, never shown, since a driver's message may quote a DSN.
+_MESSAGES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(pattern, re.IGNORECASE), reason)
+    for pattern, reason in [
+        (r"connection refused", REFUSED),
+        (r"connection timeout expired|timeout expired|connect(ion)? timed out", CONNECT_TIMED_OUT),
+        (r"timed out|timeout", ANSWER_TIMED_OUT),
+        (r"role \".*\" does not exist|unknown user", UNKNOWN_USER),
+        (r"no password supplied|password is required", CREDENTIALS_MISSING),
+        (r"authentication failed|access denied|password", AUTH_FAILED),
+        (r"database \".*\" does not exist|unknown database", NO_DATABASE),
+        (
+            r"could not translate host name|failed to resolve host|name or service not known"
+            r"|nodename nor servname|name resolution|getaddrinfo failed"
+            r"|unknown (mysql )?server host",
+            UNRESOLVED,
+        ),
+        (r"no route to host|network is unreachable|host is unreachable", UNREACHABLE),
+        (r"too many (clients|connections)|remaining connection slots", TOO_MANY),
+        (r"starting up|not yet accepting connections", STARTING_UP),
+        (r"shutting down|administrator command", SHUTTING_DOWN),
+        (r"unable to open database file", CANNOT_OPEN),
+        (r"database( table)? is locked", LOCKED),
+        (r"file is not a database", NOT_A_DATABASE),
+        (r"disk is full", DISK_FULL),
+        (r"disk i/o error", DISK_ERROR),
+        (r"no such table", NO_TABLE),
+        (r"no such column|has no column named", NO_COLUMN),
+        (r"readonly database|read-only", READ_ONLY),
+        (r"not null constraint", NOT_NULL),
+        (r"unique constraint", UNIQUE),
+        (r"foreign key constraint", FOREIGN_KEY),
+        (r"check constraint", CHECK),
+        (
+            r"server closed the connection|lost connection|gone away|connection reset"
+            r"|broken pipe|connection (is|was|already) closed|eof detected|consuming input failed",
+            LOST,
+        ),
+    ]
+]
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    for attribute in ("sqlstate", "pgcode"):  # psycopg 3, psycopg2
+        value = getattr(error, attribute, None)
+        if isinstance(value, str) and len(value) == 5:
+            return value
+    return None
+
+
+def _mysql_code(error: BaseException) -> int | None:
+    code = error.args[0] if error.args else None
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
+
+
+def describe_error(exc: BaseException) -> str:
+    """What *exc*, raised by SQLAlchemy or a driver, means, without any of its text.
+
+    The reason comes from the driver's error code (MySQL error number, SQLSTATE) or, for errors
+    without one, from patterns of its message; the message itself is never returned. An error
+    nothing recognises is named by its class and code: ``failed with OperationalError (SQLSTATE
+    XX000)``.
+    """
+    if isinstance(exc, sa_exc.TimeoutError):  # the pool's, not a driver's
+        return POOL_EXHAUSTED
+    error: BaseException = exc
+    if isinstance(exc, sa_exc.StatementError) and exc.orig is not None:
+        error = exc.orig
+    text = str(error)
+    mysql_code = _mysql_code(error)
+    sqlstate = _sqlstate(error)
+    by_code = _MYSQL_CODES.get(mysql_code) if mysql_code is not None else None
+    if by_code is None and sqlstate is not None:
+        by_code = _SQLSTATES.get(sqlstate) or _SQLSTATE_CLASSES.get(sqlstate[:2])
+    # Network failures share one code across causes (2003: refused, timed out, unreachable), and
+    # a lost connection may be a read timeout: the message tells them apart.
+    if by_code is not None and by_code not in (REFUSED, LOST):
+        return by_code
+    for pattern, reason in _MESSAGES:
+        if pattern.search(text):
+            return reason
+    if by_code is not None:
+        return by_code
+    name = type(error).__name__
+    if sqlstate is not None:
+        return f"failed with {name} (SQLSTATE {sqlstate})"
+    if mysql_code is not None:
+        return f"failed with {name} (error {mysql_code})"
+    return f"failed with {name}"
+
+
+def _reason(exc: BaseException, statement_seconds: float) -> str:
+    reason = describe_error(exc)
+    if reason == STATEMENT_CANCELLED:
+        return f"statement cancelled by the server after its {statement_seconds:.3g} s timeout"
+    return reason
+
+
+def describe_engine(engine: Engine) -> str:
+    """The database of *engine* as an operator knows it, without user name or password.
+
+    ``postgresql database 'app' at db.internal:5432``, ``sqlite database 'app.db'``.
+    """
+    url = engine.url
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return f"sqlite database {url.database or ':memory:'!r}"
+    what = f"{backend} database {url.database!r}" if url.database else f"{backend} server"
+    if url.host:
+        where = f"[{url.host}]" if ":" in url.host else url.host
+        what += f" at {where}" + (f":{url.port}" if url.port else "")
+    return mask_credentials(what)
+
+
+# -- timeouts on the server and on the socket -------------------------------------------------
+
+
+def _server_seconds(left: float) -> float:
+    """Seconds the server may spend on the probe's statements: most of what the check has left,
+    keeping room for the cancellation to come back before the runner gives up on the check
+    (0.7 s of 1 s, 1.5 s of 2 s, 9.5 s of 10 s)."""
+    return max(0.01, left - min(0.5, left * 0.3))
+
+
+def _tighten_read_timeout(dbapi_connection: object, seconds: float) -> tuple[bool, Any]:
+    """Give a PyMySQL connection a socket read timeout of at most *seconds* for the probe.
+
+    A server that stops answering mid-query (a network partition) cannot cancel anything; this
+    frees the probe's thread instead of leaving it blocked until TCP keepalive gives up. PyMySQL
+    reads its ``_read_timeout`` before every read, so changing it applies at once.
+    """
+    if not type(dbapi_connection).__module__.startswith("pymysql"):
+        return False, None
+    saved = getattr(dbapi_connection, "_read_timeout", False)
+    if saved is False:
+        return False, None
+    tightened = seconds if saved is None else min(float(saved), seconds)
+    dbapi_connection._read_timeout = tightened  # type: ignore[attr-defined]
+    return True, saved
+
+
+@contextmanager
+def statement_timeout(
+    connection: Connection, seconds: float, read_seconds: float
+) -> Iterator[None]:
+    """Bound the statements run on *connection* inside this block to *seconds* on the server.
+
+    PostgreSQL: ``statement_timeout`` set for the current transaction only (``SET LOCAL``), so it
+    ends with the transaction. MariaDB: ``max_statement_time``, and MySQL: ``max_execution_time``
+    (which bounds SELECTs only), set for the session and restored on the way out, since the
+    connection goes back to the application's pool. PyMySQL connections also get a socket read
+    timeout of *read_seconds*. Other databases are bounded by the runner's timeout only.
+    The caller must have begun a transaction.
+    """
+    dialect = connection.dialect
+    milliseconds = max(1, round(seconds * 1000))
+    if dialect.name == "postgresql":
+        connection.execute(
+            sa.select(sa.func.set_config("statement_timeout", str(milliseconds), True))
+        )
+        yield
+        return
+    if dialect.name not in ("mysql", "mariadb"):
+        yield
+        return
+    value: float
+    if getattr(dialect, "is_mariadb", False):
+        variable, value = "max_statement_time", round(seconds, 3)
+    else:
+        variable, value = "max_execution_time", milliseconds
+    connection.execute(
+        sa.text(
+            f"SET @flask_healthcheck_saved = @@SESSION.{variable}, SESSION {variable} = :value"
+        ),
+        {"value": value},
+    )
+    dbapi_connection = connection.connection.dbapi_connection
+    tightened, saved_read_timeout = _tighten_read_timeout(dbapi_connection, read_seconds)
+    try:
+        yield
+    finally:
+        if tightened:
+            dbapi_connection._read_timeout = saved_read_timeout  # type: ignore[union-attr]
+        if not connection.invalidated:
+            try:
+                connection.execute(
+                    sa.text(
+                        f"SET SESSION {variable} = @flask_healthcheck_saved, "
+                        "@flask_healthcheck_saved = NULL"
+                    )
+                )
+            except Exception:
+                # A connection whose limit could not be restored must not serve the app.
+                connection.invalidate()
+
+
+def _roll_back(connection: Connection, transaction: RootTransaction) -> None:
+    """Roll *transaction* back; a connection that cannot be rolled back leaves the pool."""
+    try:
+        if transaction.is_active:
+            transaction.rollback()
+    except Exception:
+        connection.invalidate()
+
+
+# -- DatabaseCheck ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """How one engine answered a probe: its latency, or why it did not answer."""
+
+    latency_ms: float | None
+    reason: str = ""
+    error: BaseException | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.latency_ms is not None
+
+
+@dataclass
+class _Probe:
+    """One probe of one engine, running in its own thread; later runs of the check wait for it
+    instead of piling more threads onto a database that does not answer."""
+
+    engine: Engine
+    started: float  # time.monotonic()
+    done: threading.Event = field(default_factory=threading.Event)
+    answer: _Answer | None = None
+
+
+def _ping(engine: Engine, statement: Executable, left: float) -> _Answer:
+    """Run *statement* on a connection of *engine*'s pool, inside a transaction rolled back."""
+    server_seconds = _server_seconds(left)
+    retried = False
+    while True:
+        started = time.perf_counter()
+        try:
+            with engine.connect() as connection:
+                transaction = connection.begin()
+                try:
+                    with statement_timeout(connection, server_seconds, left):
+                        result = connection.execute(statement)
+                        if result.returns_rows:
+                            result.all()
+                finally:
+                    _roll_back(connection, transaction)
+            return _Answer(latency_ms=(time.perf_counter() - started) * 1000)
+        except sa_exc.DBAPIError as exc:
+            # A pooled connection the server had closed (say, after a restart) is invalidated
+            # by SQLAlchemy: one more try with a fresh connection tells whether it is the
+            # database or only that connection that is gone.
+            if (
+                exc.connection_invalidated
+                and not retried
+                and time.perf_counter() - started < left / 4
+            ):
+                retried = True
+                continue
+            return _Answer(None, _reason(exc, server_seconds), exc)
+        except Exception as exc:
+            return _Answer(None, _reason(exc, server_seconds), exc)
+
+
+def _as_engine(value: object, where: str) -> Engine:
+    if isinstance(value, Engine):
+        return value
+    if hasattr(value, "sync_engine"):
+        raise TypeError(
+            f"{where} is an AsyncEngine; DatabaseCheck needs a synchronous Engine "
+            "(create one with sqlalchemy.create_engine for the same URL and a sync driver)"
+        )
+    raise TypeError(f"{where} must be a SQLAlchemy Engine; got {type(value).__name__}")
+
+
+def _named_engines(source: object) -> list[tuple[str, Engine]]:
+    """The engines of *source*, each with its label ('' when there is only one)."""
+    pairs: list[tuple[str, Engine]]
+    if isinstance(source, Engine):
+        return [("", source)]
+    if hasattr(source, "sync_engine"):
+        _as_engine(source, "the engine")
+    if isinstance(source, Mapping):
+        pairs = [
+            ("default" if key is None else str(key), _as_engine(engine, f"engine {key!r}"))
+            for key, engine in source.items()
+        ]
+    elif hasattr(type(source), "engines"):  # Flask-SQLAlchemy's db, or the like
+        return _named_engines(source.engines)  # type: ignore[attr-defined]
+    elif isinstance(source, Iterable) and not isinstance(source, str | bytes):
+        pairs = [
+            ("", _as_engine(engine, f"engine #{index}")) for index, engine in enumerate(source)
+        ]
+    else:
+        raise TypeError(
+            "DatabaseCheck checks Flask-SQLAlchemy's db, an Engine, or a mapping or list of "
+            f"engines; got {type(source).__name__}"
+        )
+    if len(pairs) == 1:
+        return [("", pairs[0][1])]
+    return pairs
+
+
+class DatabaseCheck:
+    """Run ``SELECT 1`` (or *query*) on each engine, and report how fast each answered.
+
+    *target* is Flask-SQLAlchemy's ``db`` (all its engines, binds included, found in the app
+    context each time the check runs), one :class:`~sqlalchemy.engine.Engine`, or a mapping
+    (bind name -> engine) or list of engines; *engines* is the same as a keyword. With neither,
+    the check uses the Flask-SQLAlchemy extension of the current app.
+
+    Engines are probed concurrently, each through its own pool, in a transaction that is rolled
+    back; the statement is bounded on the server (see :func:`statement_timeout`). The check
+    passes when every engine answers; its observed value is the slowest latency in ms. An
+    engine whose previous probe is still hanging (no connect timeout set, black-holed host) is
+    not probed again until that probe returns, so a hung database costs one thread.
+
+    *query* replaces ``SELECT 1``: a SQL string or a SQLAlchemy statement. It should be cheap
+    and read-only; it runs in a transaction that is always rolled back.
+
+    The other options are those of :meth:`~flask_healthcheck.HealthCheck.add_check`, whose
+    own arguments win over them. Readiness (``("ready",)``) is where a database belongs: an
+    outage should take pods out of the load balancer, not restart them all.
+    """
+
+    def __init__(
+        self,
+        target: EngineSource | None = None,
+        *,
+        engines: Mapping[Any, Engine] | Iterable[Engine] | None = None,
+        query: str | Executable | None = None,
+        name: str = "database",
+        tags: Iterable[str] = ("ready",),
+        critical: bool = True,
+        timeout: float | None = None,
+        success_ttl: float | None = None,
+        failed_ttl: float | None = None,
+    ) -> None:
+        if target is not None and engines is not None:
+            raise TypeError(
+                "give the engines either as the first argument or as engines=, not both"
+            )
+        source = target if target is not None else engines
+        # Engines given directly are validated now, so a mistake fails at start-up; a db's
+        # engines exist only in an app context and are looked up when the check runs.
+        self._engines: list[tuple[str, Engine]] | None = None
+        if source is not None and not hasattr(type(source), "engines"):
+            self._engines = _named_engines(source)
+            if not self._engines:
+                raise ValueError("DatabaseCheck needs at least one engine; got none")
+        self._source = source
+        if query is None:
+            self.query: Executable = sa.select(sa.literal_column("1"))
+        elif isinstance(query, str):
+            self.query = sa.text(query)
+        else:
+            self.query = query
+        self.name = name
+        self.tags = tuple(tags)
+        self.critical = critical
+        self.timeout = timeout
+        self.success_ttl = success_ttl
+        self.failed_ttl = failed_ttl
+        self._probes: dict[Engine, _Probe] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<DatabaseCheck {self.name!r}>"
+
+    def engines(self) -> list[tuple[str, Engine]]:
+        """The engines this check probes, with their labels; needs an app context for a db."""
+        if self._engines is not None:
+            return self._engines
+        source: object = self._source
+        if source is None:
+            source = current_app.extensions.get("sqlalchemy")
+            if source is None:
+                raise CheckError(
+                    "no Flask-SQLAlchemy extension on this app; give the check its engines: "
+                    "DatabaseCheck(engine) or DatabaseCheck(db)"
+                )
+        return _named_engines(source)
+
+    def _start(self, engine: Engine, left: float) -> _Probe:
+        with self._lock:
+            probe = self._probes.get(engine)
+            if probe is not None:
+                return probe
+            probe = self._probes[engine] = _Probe(engine, time.monotonic())
+        thread = threading.Thread(
+            target=self._run_probe,
+            args=(probe, left),
+            name=f"healthcheck:{self.name}:probe",
+            daemon=True,
+        )
+        thread.start()
+        return probe
+
+    def _run_probe(self, probe: _Probe, left: float) -> None:
+        try:
+            probe.answer = _ping(probe.engine, self.query, left)
+        finally:
+            with self._lock:
+                if self._probes.get(probe.engine) is probe:
+                    del self._probes[probe.engine]
+            probe.done.set()
+
+    def __call__(self) -> Outcome:
+        named = self.engines()
+        if not named:
+            raise CheckError("no database engine to check")
+        left = time_left()
+        # Answer a little before the runner's timeout, so that an engine that hangs is named.
+        answer_by = time.monotonic() + left - min(0.1, left * 0.1)
+        probes = [(label, engine, self._start(engine, left)) for label, engine in named]
+        failures: list[str] = []
+        successes: list[str] = []
+        latencies: list[float] = []
+        first_error: BaseException | None = None
+        for label, engine, probe in probes:
+            probe.done.wait(max(0.0, answer_by - time.monotonic()))
+            prefix = f"{label}: " if label else ""
+            answer = probe.answer
+            if answer is None:
+                waited = time.monotonic() - probe.started
+                failures.append(
+                    f"{prefix}{describe_engine(engine)}: did not answer within {waited:.1f} s"
+                )
+            elif not answer.passed:
+                failures.append(f"{prefix}{describe_engine(engine)}: {answer.reason}")
+                first_error = first_error or answer.error
+            else:
+                assert answer.latency_ms is not None
+                latencies.append(answer.latency_ms)
+                successes.append(
+                    f"{prefix}{describe_engine(engine)} answered in {answer.latency_ms:.1f} ms"
+                )
+        output = "; ".join(failures + successes)
+        if failures:
+            raise CheckError(output) from first_error
+        return Outcome(True, output, observed_value=round(max(latencies), 3), observed_unit="ms")
+
+
+# -- ModelCheck -------------------------------------------------------------------------------
+
+
+class _RoundTripError(Exception):
+    """A step of the round trip found the database in a state it did not expect."""
+
+
+def _row_values(values: RowValues | None) -> dict[str, Any]:
+    if values is None:
+        return {}
+    return dict(values() if callable(values) else values)
+
+
+class ModelCheck:
+    """Insert, read back, update and delete one row of *model*, and roll it all back.
+
+    The seed's "database models" check: it proves that the application can write as well as
+    read, through its own mapping (column types, defaults, constraints, triggers). Every step
+    runs on a connection of its own, taken from the engine's pool, in one transaction that is
+    rolled back whatever happens, so nothing persists, not when a step fails, not when the
+    check times out; the application's scoped session is never touched. The statements are
+    bounded on the server like :class:`DatabaseCheck`'s.
+
+    *session_or_db* says where the model's engine is: Flask-SQLAlchemy's ``db`` (the model's
+    bind key is honoured), a ``sessionmaker``, a ``scoped_session``, a ``Session`` (only its
+    ``get_bind`` is used), or an ``Engine``.
+
+    *values* gives the inserted row's columns, for those with no default: a mapping, or a
+    callable returning one (called for each run, so it can make unique values). The update
+    sets *changes* (same forms), or by default the values of a second call of *values*, and
+    always writes every column it names, so an UPDATE reaches the database even when nothing
+    changes. With neither, a non-key column is rewritten with its own value.
+
+    The table's engine must be transactional (InnoDB, not MyISAM), or rows would stay.
+    """
+
+    def __init__(
+        self,
+        model: type[Any],
+        session_or_db: SessionSource,
+        *,
+        values: RowValues | None = None,
+        changes: RowValues | None = None,
+        name: str | None = None,
+        tags: Iterable[str] = ("ready",),
+        critical: bool = True,
+        timeout: float | None = None,
+        success_ttl: float | None = None,
+        failed_ttl: float | None = None,
+    ) -> None:
+        mapper = sa.inspect(model, raiseerr=False)
+        if not isinstance(mapper, Mapper):
+            raise TypeError(f"ModelCheck needs a mapped model class; got {model!r}")
+        if not isinstance(session_or_db, Engine | Session | sessionmaker | scoped_session) and not (
+            isinstance(getattr(session_or_db, "session", None), scoped_session)
+        ):
+            raise TypeError(
+                "ModelCheck finds the model's database through Flask-SQLAlchemy's db, a "
+                f"sessionmaker, a scoped_session, a Session or an Engine; got "
+                f"{type(session_or_db).__name__}"
+            )
+        self.model = model
+        self._mapper: Mapper[Any] = mapper
+        self._source = session_or_db
+        for given in (values, changes):
+            problem = None if given is None or callable(given) else self._unknown_keys(given)
+            if problem is not None:
+                raise ValueError(problem)
+        self._values = values
+        self._changes = changes
+        table = getattr(mapper.local_table, "name", None) or model.__name__
+        default_name = "model:" + re.sub(r"[^A-Za-z0-9_.\-]", "_", table)[:122]
+        self.name = name if name is not None else default_name
+        self.tags = tuple(tags)
+        self.critical = critical
+        self.timeout = timeout
+        self.success_ttl = success_ttl
+        self.failed_ttl = failed_ttl
+
+    def __repr__(self) -> str:
+        return f"<ModelCheck {self.name!r} of {self.model.__name__}>"
+
+    def _unknown_keys(self, values: Mapping[str, Any]) -> str | None:
+        """What is wrong with *values*, or None when the model maps every key."""
+        unknown = sorted(set(values) - set(self._mapper.attrs.keys()))
+        if not unknown:
+            return None
+        return (
+            f"{self.model.__name__} has no attribute(s) {', '.join(map(repr, unknown))}; "
+            f"give values for its columns: {', '.join(self._mapper.columns.keys())}"
+        )
+
+    def _checked(self, values: RowValues | None) -> dict[str, Any]:
+        row_values = _row_values(values)
+        problem = self._unknown_keys(row_values)
+        if problem is not None:
+            raise _RoundTripError(problem)
+        return row_values
+
+    def engine(self) -> Engine:
+        """The engine the model's table is on; needs an app context for Flask-SQLAlchemy."""
+        source = self._source
+        if isinstance(source, Engine):
+            return source
+        if isinstance(source, Session):
+            bind = source.get_bind(mapper=self._mapper)
+        else:
+            if isinstance(source, scoped_session):
+                factory: sessionmaker[Any] = source.session_factory
+            elif isinstance(source, sessionmaker):
+                factory = source
+            else:
+                factory = source.session.session_factory
+            with factory() as session:
+                bind = session.get_bind(mapper=self._mapper)
+        return bind if isinstance(bind, Engine) else bind.engine
+
+    def _write_values(self, row: object, values: Mapping[str, Any]) -> None:
+        columns = self._mapper.column_attrs.keys()
+        for key, value in values.items():
+            setattr(row, key, value)
+            if key in columns:
+                flag_modified(row, key)
+        if values:
+            return
+        for prop in self._mapper.column_attrs:
+            if not any(getattr(column, "primary_key", False) for column in prop.columns):
+                flag_modified(row, prop.key)
+                return
+
+    def _round_trip(self, session: Session, steps: list[str]) -> None:
+        steps.append("insert")
+        row = self.model(**self._checked(self._values))
+        session.add(row)
+        session.flush()
+        identity = sa.inspect(row).identity
+        session.expunge_all()
+
+        steps.append("read back")
+        loaded = session.get(self.model, identity)
+        if loaded is None:
+            raise _RoundTripError("the inserted row was not found")
+
+        steps.append("update")
+        changes = self._changes if self._changes is not None else self._values
+        self._write_values(loaded, self._checked(changes))
+        session.flush()
+        identity = sa.inspect(loaded).identity
+
+        steps.append("delete")
+        session.delete(loaded)
+        session.flush()
+
+        steps.append("read after delete")
+        session.expunge_all()
+        if session.get(self.model, identity) is not None:
+            raise _RoundTripError("the deleted row is still there")
+
+    def __call__(self) -> Outcome:
+        engine = self.engine()
+        database = describe_engine(engine)
+        what = f"{self.model.__name__} round trip"
+        left = time_left()
+        server_seconds = _server_seconds(left)
+        steps = ["connect"]
+        started = time.perf_counter()
+        try:
+            with engine.connect() as connection:
+                transaction = connection.begin()
+                try:
+                    with (
+                        statement_timeout(connection, server_seconds, left),
+                        Session(
+                            bind=connection,
+                            join_transaction_mode="rollback_only",
+                            autoflush=False,
+                            expire_on_commit=False,
+                        ) as session,
+                    ):
+                        self._round_trip(session, steps)
+                finally:
+                    _roll_back(connection, transaction)
+        except _RoundTripError as exc:
+            raise CheckError(f"{database}: {what} failed at {steps[-1]}: {exc}") from None
+        except Exception as exc:
+            reason = _reason(exc, server_seconds)
+            raise CheckError(f"{database}: {what} failed at {steps[-1]}: {reason}") from exc
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        return Outcome(
+            True,
+            f"{database}: inserted, read, updated and deleted a {self.model.__name__} row "
+            f"in {elapsed_ms:.1f} ms, rolled back",
+            observed_value=round(elapsed_ms, 3),
+            observed_unit="ms",
+        )
