@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -51,10 +52,8 @@ def require(service: Service) -> str:
     """Return the service's URL; fail under CI=true when it is down, skip otherwise."""
     if reachable(service.host, service.port):
         return service.url
-    message = f"{service.name} is not reachable at {service.host}:{service.port}"
-    if IN_CI:
-        pytest.fail(f"{message}, and under CI=true tests that need it must not skip")
-    pytest.skip(message)
+    skip_or_fail(f"{service.name} is not reachable at {service.host}:{service.port}")
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def free_port() -> int:
@@ -113,9 +112,8 @@ def private_redis(*extra_args: str) -> Iterator[int]:
     """Start a private redis-server on a free port (e.g. with ``--requirepass``); yield the port."""
     binary = shutil.which("redis-server")
     if binary is None:
-        if IN_CI:
-            pytest.fail("redis-server is not installed, and under CI=true tests may not skip")
-        pytest.skip("redis-server is not installed")
+        skip_or_fail("redis-server is not installed")
+        raise AssertionError("unreachable")  # pragma: no cover
     port = free_port()
     with tempfile.TemporaryDirectory() as directory:
         process = subprocess.Popen(
@@ -146,3 +144,31 @@ def private_redis(*extra_args: str) -> Iterator[int]:
         finally:
             process.terminate()
             process.wait(10)
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip locally; under CI=true a test may not skip, so fail with the reason."""
+    if IN_CI:
+        pytest.fail(f"{reason}, and under CI=true tests may not skip")
+    pytest.skip(reason)
+
+
+@contextlib.contextmanager
+def small_volume(mountpoint: Path, options: str = "size=1m") -> Iterator[Path]:
+    """A real tmpfs mounted at *mountpoint* (``mount -o options``); needs root, as CI has."""
+    mountpoint.mkdir(exist_ok=True)
+    mount = shutil.which("mount")
+    if os.geteuid() != 0 or mount is None:
+        skip_or_fail("mounting a small tmpfs needs root and mount(8)")
+    result = subprocess.run(
+        [mount, "-t", "tmpfs", "-o", options, "tmpfs", str(mountpoint)],  # type: ignore[list-item]
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        skip_or_fail(f"cannot mount a tmpfs here ({result.stderr.strip()})")
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], check=True)
