@@ -75,6 +75,25 @@ def _count(*, allow_zero: bool) -> Callable[[str, object], int]:
     return validate
 
 
+def _optional_port(key: str, value: object) -> int | None:
+    if value is None or (
+        isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536
+    ):
+        return value
+    raise ConfigurationError(
+        f"{key} must be a TCP port from 1 to 65535, or None (off); got {value!r}"
+    )
+
+
+def _host(key: str, value: object) -> str:
+    if isinstance(value, str) and value and not any(char.isspace() for char in value):
+        return value
+    raise ConfigurationError(
+        f"{key} must be a host name or address to listen on, such as '0.0.0.0' (every IPv4 "
+        f"interface), '::' or '127.0.0.1'; got {value!r}"
+    )
+
+
 def _flag(key: str, value: object) -> bool:
     if isinstance(value, bool):
         return value
@@ -116,6 +135,11 @@ class Settings:
     #: Serve Prometheus metrics at ``{path}/metrics`` (needs the ``prometheus`` extra).
     metrics: bool = True
 
+    #: Port of a server thread answering live, ready and startup beside the app (None: off).
+    probe_port: int | None = None
+    #: Address the probe port listens on.
+    probe_host: str = "0.0.0.0"  # noqa: S104 (probes come from outside the container)
+
     @classmethod
     def key(cls, option: str) -> str:
         return PREFIX + option.upper()
@@ -153,6 +177,8 @@ _VALIDATORS: dict[str, Callable[[str, object], Any]] = {
     "request_watchdog": _seconds(allow_zero=True),
     "max_in_flight": _count(allow_zero=True),
     "metrics": _flag,
+    "probe_port": _optional_port,
+    "probe_host": _host,
 }
 
 

@@ -300,6 +300,10 @@ class HealthCheck:
                     "health.install_drain_handler() from the main thread (with gunicorn "
                     "--preload, from its post_worker_init hook)"
                 )
+        if settings.probe_port is not None:
+            from .probe_port import start_at_init
+
+            start_at_init(app)
 
     def _resolve(self, app: Flask | None) -> Flask:
         if app is not None:

@@ -1,0 +1,127 @@
+"""``flask healthcheck``: list the app's checks and run them in-process.
+
+Flask finds the group through the ``flask.commands`` entry point, so every app with the
+extension gets it::
+
+    flask --app myapp healthcheck list
+    flask --app myapp healthcheck run [NAME ...] [--tag TAG] [--format text|json|health+json|nagios]
+
+``run`` exits 0 when every critical check passes and 1 otherwise; with ``--format nagios`` it
+exits as a Nagios plugin does (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). A usage error, such as
+an unknown check name, exits 2 (3, UNKNOWN, with ``--format nagios``).
+"""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from .extension import EXTENSION_KEY, AppState, HealthCheck
+from .formats import FORMATS
+from .nagios import PluginStatus, from_report, unknown
+from .registry import UnknownCheckError
+
+NAGIOS = "nagios"
+
+
+class _NagiosUsageError(click.UsageError):
+    """A usage error reported as a Nagios plugin reports it: one UNKNOWN line, exit 3."""
+
+    exit_code = int(PluginStatus.UNKNOWN)
+
+    def show(self, file: object = None) -> None:
+        click.echo(unknown(self.message).text)
+
+
+def _extension(app: Flask) -> HealthCheck:
+    health = app.extensions.get(EXTENSION_KEY)
+    if not isinstance(health, HealthCheck):
+        raise click.UsageError(
+            f"the app {app.name!r} has no HealthCheck; create one with HealthCheck(app) or "
+            "call health.init_app(app) in the app factory"
+        )
+    return health
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}s"
+
+
+@click.group("healthcheck")
+def healthcheck() -> None:
+    """List and run the app's health checks."""
+
+
+@healthcheck.command("list")
+@with_appcontext
+def list_checks() -> None:
+    """List the registered checks with their tags, criticality and timeout."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    health = _extension(app)
+    state: AppState = health.state(app)
+    specs = list(state.registry)
+    if not specs:
+        click.echo("no checks registered")
+        return
+    rows = [("NAME", "TAGS", "CRITICAL", "TIMEOUT")]
+    rows += [
+        (
+            spec.name,
+            ",".join(sorted(spec.tags)),
+            "yes" if spec.critical else "no",
+            _seconds(state.runner.timeout_of(spec)),
+        )
+        for spec in specs
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        click.echo("  ".join([*cells, row[3]]))
+
+
+@healthcheck.command("run")
+@click.argument("names", nargs=-1)
+@click.option("--tag", help="Run the checks with this tag (such as live or ready).")
+@click.option(
+    "--format",
+    "format_name",
+    type=click.Choice([*FORMATS, NAGIOS]),
+    default="text",
+    show_default=True,
+    help="How to print the report; nagios also exits as a Nagios plugin.",
+)
+@click.option(
+    "--details",
+    is_flag=True,
+    help="Show what public answers withhold, such as the text of a check's exception.",
+)
+@with_appcontext
+def run_checks(names: tuple[str, ...], tag: str | None, format_name: str, details: bool) -> None:
+    """Run the checks (all, or NAMES, or those tagged TAG) and print the report.
+
+    Exits 0 when every critical check passes, 1 when one fails.
+    """
+    usage_error = _NagiosUsageError if format_name == NAGIOS else click.UsageError
+    if names and tag is not None:
+        raise usage_error("give check names or --tag, not both")
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        health = _extension(app)
+        registry = health.state(app).registry
+        if tag is not None and not registry.has_tag(tag):
+            known = sorted({name for spec in registry for name in spec.tags})
+            raise click.UsageError(
+                f"no check has the tag {tag!r}; the tags are: {', '.join(known) or 'none'}"
+            )
+        report = health.run(names or None, tag=tag, app=app)
+    except click.UsageError as exc:
+        raise usage_error(exc.message) from None
+    except UnknownCheckError as exc:
+        raise usage_error(str(exc)) from None
+    if format_name == NAGIOS:
+        status, text = from_report(report, show_details=details)
+        click.echo(text)
+        click.get_current_context().exit(int(status))
+    click.echo(FORMATS[format_name].render(report, details).rstrip("\n"))
+    click.get_current_context().exit(0 if report.passed else 1)

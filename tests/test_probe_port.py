@@ -1,0 +1,542 @@
+"""``HEALTHCHECK_PROBE_PORT`` in-process, then under real gunicorn and Flask development servers."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+import psutil
+import pytest
+from flask import Flask
+
+from flask_healthcheck import ConfigurationError, HealthCheck
+from flask_healthcheck import probe_port as probe_port_module
+
+from .services import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PROBE_APP = "tests.apps.probe_app:create_app"
+
+
+def fetch(
+    url: str, *, method: str = "GET", headers: Mapping[str, str] | None = None, timeout: float = 5
+) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, method=method, headers=dict(headers or {}))
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, dict(error.headers), error.read()
+
+
+def without_times(body: bytes) -> object:
+    """A JSON report without its clock readings, which differ between any two answers."""
+    times = {"timestamp", "expires", "since", "response_time"}
+
+    def strip(value: object) -> object:
+        if isinstance(value, dict):
+            return {key: strip(item) for key, item in value.items() if key not in times}
+        if isinstance(value, list):
+            return [strip(item) for item in value]
+        return value
+
+    return strip(json.loads(body))
+
+
+# -- in-process --------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _close_probe_servers() -> Iterator[None]:
+    yield
+    for server in list(probe_port_module._servers.values()):
+        server.close()
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def probed_app(make_app: Callable[..., Flask], port: int) -> Flask:
+    return make_app(HEALTHCHECK_PROBE_PORT=port, HEALTHCHECK_PROBE_HOST="127.0.0.1")
+
+
+def test_no_probe_port_is_served_by_default(app: Flask) -> None:
+    assert app.config["HEALTHCHECK_PROBE_PORT"] is None
+    assert app.config["HEALTHCHECK_PROBE_HOST"] == "0.0.0.0"
+    assert not probe_port_module._servers
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/live", "/ready", "/startup", "/healthz/live", "/healthz/ready", "/healthz/startup"],
+)
+def test_probe_port_serves_the_three_probes_at_both_paths(
+    probed_app: Flask, port: int, path: str
+) -> None:
+    status, headers, body = fetch(f"http://127.0.0.1:{port}{path}")
+
+    assert status == 200
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body)["status"] == "success"
+
+
+def test_answers_are_the_main_ports_answers(
+    health: HealthCheck, make_app: Callable[..., Flask], port: int
+) -> None:
+    health.add_check(lambda: (True, "database ok"), name="database")
+    health.add_check(lambda: (False, "slow"), name="search", critical=False)
+    app = make_app(HEALTHCHECK_PROBE_PORT=port, HEALTHCHECK_PROBE_HOST="127.0.0.1")
+    client = app.test_client()
+
+    for endpoint in ("live", "ready", "startup"):
+        main = client.get(f"/healthz/{endpoint}?format=text")
+        status, headers, body = fetch(f"http://127.0.0.1:{port}/{endpoint}?format=text")
+        assert (status, body) == (main.status_code, main.data)
+        assert headers["Content-Type"] == main.headers["Content-Type"]
+        main_json = client.get(f"/healthz/{endpoint}")
+        _, _, body = fetch(f"http://127.0.0.1:{port}/{endpoint}")
+        assert without_times(body) == without_times(main_json.data)
+
+
+def test_a_failing_probe_fails_on_the_probe_port(
+    health: HealthCheck, probed_app: Flask, port: int
+) -> None:
+    health.set_ready(False, "maintenance", app=probed_app)
+
+    status, _, body = fetch(f"http://127.0.0.1:{port}/ready")
+
+    assert status == 503
+    assert json.loads(body)["results"][0]["output"] == "maintenance"
+    assert fetch(f"http://127.0.0.1:{port}/live")[0] == 200
+
+
+def test_query_and_headers_reach_the_app(
+    health: HealthCheck, make_app: Callable[..., Flask], port: int
+) -> None:
+    def broken() -> tuple[bool, str]:
+        raise RuntimeError("disk /srv is read-only")
+
+    health.add_check(broken, name="broken", critical=False)
+    make_app(
+        HEALTHCHECK_PROBE_PORT=port, HEALTHCHECK_PROBE_HOST="127.0.0.1", HEALTHCHECK_TOKEN="s3cret"
+    )
+    url = f"http://127.0.0.1:{port}/ready"
+
+    _, headers, _ = fetch(url, headers={"Accept": "text/plain"})
+    _, _, public = fetch(url + "?format=text")
+    _, _, detailed = fetch(url + "?format=text", headers={"Authorization": "Bearer s3cret"})
+    unknown = fetch(url + "?exclude=nope")
+
+    assert headers["Content-Type"].startswith("text/plain")
+    assert b"details withheld" in public
+    assert b"disk /srv is read-only" in detailed
+    assert unknown[0] == 400
+    assert b"unknown check 'nope'" in unknown[2]
+
+
+def test_head_answers_headers_without_a_body(probed_app: Flask, port: int) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    connection.request("HEAD", "/ready")
+    response = connection.getresponse()
+
+    assert response.status == 200
+    assert int(response.headers["Content-Length"]) > 0
+    assert response.read() == b""
+    connection.close()
+
+
+def test_other_paths_answer_404_without_reaching_the_app(probed_app: Flask, port: int) -> None:
+    reached: list[str] = []
+    probed_app.before_request(lambda: reached.append("request") and None)
+
+    for path in ("/", "/healthz", "/healthz/database", "/admin", "/live/"):
+        status, _, body = fetch(f"http://127.0.0.1:{port}{path}")
+        assert status == 404
+        assert "the probe port serves /healthz/live" in json.loads(body)["error"]
+    assert fetch(f"http://127.0.0.1:{port}/ready")[0] == 200
+    assert reached == ["request"]
+
+
+def test_the_request_is_marked_as_coming_from_the_probe_port(probed_app: Flask, port: int) -> None:
+    seen: list[object] = []
+
+    @probed_app.before_request
+    def note() -> None:
+        from flask import request
+
+        seen.append(request.environ.get("flask_healthcheck.probe_port"))
+
+    fetch(f"http://127.0.0.1:{port}/ready")
+    probed_app.test_client().get("/healthz/ready")
+
+    assert seen == [True, None]
+
+
+def test_a_taken_port_fails_init_app_naming_the_key(
+    make_app: Callable[..., Flask], port: int
+) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+
+        with pytest.raises(ConfigurationError, match=f"HEALTHCHECK_PROBE_PORT {port} is already"):
+            make_app(HEALTHCHECK_PROBE_PORT=port, HEALTHCHECK_PROBE_HOST="127.0.0.1")
+
+
+def test_an_address_not_of_this_machine_fails_naming_the_host_key(
+    make_app: Callable[..., Flask], port: int
+) -> None:
+    with pytest.raises(ConfigurationError, match=r"HEALTHCHECK_PROBE_HOST '192\.0\.2\.1'"):
+        make_app(HEALTHCHECK_PROBE_PORT=port, HEALTHCHECK_PROBE_HOST="192.0.2.1")
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("HEALTHCHECK_PROBE_PORT", 0),
+        ("HEALTHCHECK_PROBE_PORT", 65536),
+        ("HEALTHCHECK_PROBE_PORT", "8081"),
+        ("HEALTHCHECK_PROBE_PORT", True),
+        ("HEALTHCHECK_PROBE_PORT", 8081.0),
+        ("HEALTHCHECK_PROBE_HOST", ""),
+        ("HEALTHCHECK_PROBE_HOST", "0.0.0.0 "),
+        ("HEALTHCHECK_PROBE_HOST", None),
+        ("HEALTHCHECK_PROBE_HOST", 127),
+    ],
+)
+def test_bad_values_fail_init_app_naming_the_key(key: str, value: object) -> None:
+    app = Flask(__name__)
+    app.config[key] = value
+
+    with pytest.raises(ConfigurationError, match=f"{key} must be"):
+        HealthCheck(app)
+
+
+def test_one_server_per_port_answers_for_the_app_initialised_last(
+    make_app: Callable[..., Flask], port: int
+) -> None:
+    first = make_app(HEALTHCHECK_PROBE_PORT=port, HEALTHCHECK_PROBE_HOST="127.0.0.1")
+    second = Flask("second")
+    second.config.update(HEALTHCHECK_PROBE_PORT=port, HEALTHCHECK_PROBE_HOST="127.0.0.1")
+    HealthCheck(second, hostname="second-app")
+
+    _, _, body = fetch(f"http://127.0.0.1:{port}/live")
+
+    assert len(probe_port_module._servers) == 1
+    assert probe_port_module._servers[port].app is second is not first
+    assert json.loads(body)["hostname"] == "second-app"
+
+
+def test_another_host_for_a_port_served_in_this_process_is_refused(
+    probed_app: Flask, port: int
+) -> None:
+    other = Flask("other")
+    other.config.update(HEALTHCHECK_PROBE_PORT=port, HEALTHCHECK_PROBE_HOST="localhost")
+
+    with pytest.raises(ConfigurationError, match="same HEALTHCHECK_PROBE_HOST"):
+        HealthCheck(other)
+
+
+def test_close_stops_serving_and_frees_the_port(probed_app: Flask, port: int) -> None:
+    server = probe_port_module._servers[port]
+    server.close()
+
+    with pytest.raises(OSError):
+        fetch(f"http://127.0.0.1:{port}/live", timeout=1)
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", port))
+    assert not server.serving
+
+
+def test_a_forked_child_closes_the_probe_sockets_it_inherited(probed_app: Flask, port: int) -> None:
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, then leave without running pytest's teardown
+        state = f"{len(probe_port_module._servers)}"
+        os.write(write_end, state.encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        child_state = pipe.read()
+    os.waitpid(pid, 0)
+
+    assert child_state == "0"
+    assert fetch(f"http://127.0.0.1:{port}/live")[0] == 200
+
+
+def test_serve_starts_the_port_where_init_app_did_not(
+    make_app: Callable[..., Flask], port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(probe_port_module, "_why_not_here", lambda: "a flask command")
+    app = make_app(HEALTHCHECK_PROBE_PORT=port, HEALTHCHECK_PROBE_HOST="127.0.0.1")
+    assert not probe_port_module._servers
+
+    server = probe_port_module.serve(app)
+
+    assert server.port == port
+    assert fetch(f"http://127.0.0.1:{port}/live")[0] == 200
+
+
+# -- real servers ------------------------------------------------------------------------------
+
+
+class Process:
+    """A server started in its own process group, with its output in a log file."""
+
+    def __init__(self, command: list[str], environment: Mapping[str, str], log: Path) -> None:
+        env = {**os.environ, **environment}
+        env.pop("FLASK_APP", None)
+        self.log = log
+        with log.open("wb") as output:
+            self.popen = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    @property
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for(self, url: str, timeout: float = 30) -> None:
+        due = time.monotonic() + timeout
+        while True:
+            if self.popen.poll() is not None:
+                raise AssertionError(
+                    f"the server exited with {self.popen.returncode}:\n{self.output}"
+                )
+            with contextlib.suppress(OSError):
+                if fetch(url, timeout=1)[0] == 200:
+                    return
+            if time.monotonic() > due:
+                raise AssertionError(f"{url} did not answer in {timeout} s:\n{self.output}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.popen.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGINT)
+        try:
+            self.popen.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(10)
+
+
+@pytest.fixture
+def processes() -> Iterator[list[Process]]:
+    started: list[Process] = []
+    yield started
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def start(processes: list[Process], tmp_path: Path) -> Callable[..., Process]:
+    def start(command: list[str], probe_port: int, **environment: str) -> Process:
+        process = Process(
+            command,
+            {"FLASK_HEALTHCHECK_PROBE_PORT": str(probe_port), **environment},
+            tmp_path / f"server-{len(processes)}.log",
+        )
+        processes.append(process)
+        return process
+
+    return start
+
+
+def gunicorn(port: int, *options: str) -> list[str]:
+    return [
+        str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
+        "--worker-class", "sync", "--timeout", "60", "--graceful-timeout", "2",
+        *options, f"{PROBE_APP}()",
+    ]  # fmt: skip
+
+
+def flask_run(port: int, *options: str) -> list[str]:
+    return [
+        str(BIN / "flask"), "--app", PROBE_APP, "run", "--host", "127.0.0.1", "--port", str(port),
+        "--no-debugger", *options,
+    ]  # fmt: skip
+
+
+def hold_workers(main: str, count: int, seconds: float) -> list[threading.Thread]:
+    """Send *count* requests that each keep a request worker busy for *seconds*."""
+
+    def slow() -> None:
+        with contextlib.suppress(OSError):
+            fetch(f"{main}/slow?seconds={seconds}", timeout=seconds + 20)
+
+    threads = [threading.Thread(target=slow, daemon=True) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def assert_does_not_answer(url: str, within: float) -> None:
+    with pytest.raises(TimeoutError):
+        fetch(url, timeout=within)
+
+
+def timed_liveness(probe: str, count: int = 7) -> list[float]:
+    latencies = []
+    for _ in range(count):
+        started = time.perf_counter()
+        status, _, _ = fetch(f"{probe}/live", timeout=5)
+        latencies.append(time.perf_counter() - started)
+        assert status == 200
+    return latencies
+
+
+def listening_pids(port: int, processes: list[psutil.Process]) -> set[int]:
+    pids = set()
+    for process in processes:
+        for connection in process.net_connections(kind="tcp"):
+            if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port:
+                pids.add(process.pid)
+    return pids
+
+
+def test_gunicorn_probe_port_answers_while_every_sync_worker_is_busy(
+    start: Callable[..., Process], record_property: Callable[[str, object], None]
+) -> None:
+    port, probe_port = free_port(), free_port()
+    main, probe = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{probe_port}"
+    server = start(gunicorn(port), probe_port, FLASK_HEALTHCHECK_PROBE_HOST="127.0.0.1")
+    server.wait_for(f"{main}/healthz/live")
+    server.wait_for(f"{probe}/live")
+
+    hold_workers(main, count=3, seconds=15)  # two workers, and one request waiting
+    time.sleep(0.5)
+    assert_does_not_answer(f"{main}/", within=1.0)  # every worker is busy
+    latencies = timed_liveness(probe)
+    assert_does_not_answer(f"{main}/healthz/live", within=1.0)  # and still is
+
+    median = statistics.median(latencies)
+    record_property("probe_port_liveness_median_ms", round(median * 1000, 2))
+    print(f"probe-port liveness with all workers busy: median {median * 1000:.1f} ms, "
+          f"max {max(latencies) * 1000:.1f} ms")  # fmt: skip
+    assert max(latencies) < 1.0
+    assert median < 0.5
+
+
+def test_gunicorn_workers_each_bind_the_port_and_the_master_never_does(
+    start: Callable[..., Process],
+) -> None:
+    port, probe_port = free_port(), free_port()
+    probe = f"http://127.0.0.1:{probe_port}"
+    server = start(gunicorn(port, "--preload"), probe_port)
+    server.wait_for(f"http://127.0.0.1:{port}/healthz/live")
+    server.wait_for(f"{probe}/ready")
+
+    master = psutil.Process(server.popen.pid)
+    workers = master.children()
+    answered_by = set()
+    for _ in range(40):
+        body = json.loads(fetch(f"{probe}/ready")[2])
+        answered_by.add(int(body["results"][-1]["output"].removeprefix("pid ")))
+
+    assert len(workers) == 2
+    assert listening_pids(probe_port, [master]) == set()
+    assert listening_pids(probe_port, workers) == {worker.pid for worker in workers}
+    assert answered_by == {worker.pid for worker in workers}
+
+
+def test_gunicorn_exits_cleanly_on_sigterm_and_frees_the_probe_port(
+    start: Callable[..., Process],
+) -> None:
+    port, probe_port = free_port(), free_port()
+    probe = f"http://127.0.0.1:{probe_port}"
+    server = start(gunicorn(port), probe_port)
+    server.wait_for(f"{probe}/live")
+
+    started = time.monotonic()
+    server.popen.send_signal(signal.SIGTERM)
+    returncode = server.popen.wait(20)
+
+    assert returncode == 0, server.output
+    assert time.monotonic() - started < 10
+    assert "Traceback" not in server.output
+    with pytest.raises(urllib.error.URLError) as refused:
+        fetch(f"{probe}/live", timeout=1)
+    assert isinstance(refused.value.reason, ConnectionRefusedError)
+
+
+def test_development_server_probe_port_answers_while_its_only_thread_is_busy(
+    start: Callable[..., Process],
+) -> None:
+    port, probe_port = free_port(), free_port()
+    main, probe = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{probe_port}"
+    server = start(flask_run(port, "--no-reload", "--without-threads"), probe_port)
+    server.wait_for(f"{main}/healthz/live")
+    server.wait_for(f"{probe}/live")
+
+    hold_workers(main, count=1, seconds=15)
+    time.sleep(0.5)
+    assert_does_not_answer(f"{main}/healthz/live", within=1.0)
+    latencies = timed_liveness(probe, count=5)
+
+    assert max(latencies) < 1.0
+    started = time.monotonic()
+    server.popen.send_signal(signal.SIGTERM)
+    server.popen.wait(10)
+    assert time.monotonic() - started < 5
+
+
+def test_development_server_with_reloader_serves_the_port_from_its_child_only(
+    start: Callable[..., Process],
+) -> None:
+    port, probe_port = free_port(), free_port()
+    server = start(flask_run(port, "--reload"), probe_port)
+    server.wait_for(f"http://127.0.0.1:{probe_port}/live")
+
+    parent = psutil.Process(server.popen.pid)
+    children = parent.children()
+
+    assert len(children) == 1
+    assert listening_pids(probe_port, [parent]) == set()
+    assert listening_pids(probe_port, children) == {children[0].pid}
+    assert "HEALTHCHECK_PROBE_PORT" not in server.output
+
+
+def test_flask_commands_other_than_run_do_not_bind_the_probe_port() -> None:
+    probe_port = free_port()
+    env = {**os.environ, "FLASK_HEALTHCHECK_PROBE_PORT": str(probe_port)}
+    env.pop("FLASK_APP", None)
+    with socket.socket() as holder:
+        holder.bind(("0.0.0.0", probe_port))
+        holder.listen()
+        completed = subprocess.run(
+            [str(BIN / "flask"), "--app", PROBE_APP, "healthcheck", "run"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert completed.returncode == 0, completed.stderr
+    assert "[+]worker ok" in completed.stdout
