@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 from .results import CheckResult, Report
 from .runner import Runner, Transition
-from .scheduler import Scheduler
+from .scheduler import Scheduler, StartUp
 
 CheckT = TypeVar("CheckT", bound=Callable[..., Any])
 
@@ -53,9 +53,12 @@ class AppState:
     scheduler: Scheduler
     lifecycle: Lifecycle
     metrics: HealthMetrics = field(init=False)
+    start_up: StartUp = field(init=False)
 
     def __post_init__(self) -> None:
         self.metrics = HealthMetrics(self.registry)
+        pace = min(max(self.settings.failed_ttl, 0.5), 5.0)
+        self.start_up = StartUp(self.runner, self._pending_specs, self._note_passes, pace)
 
     def _report(self, endpoint: str, results: Iterable[CheckResult]) -> Report:
         return Report.of(results, self.settings.hostname or "", time.time(), endpoint)
@@ -84,8 +87,9 @@ class AppState:
     def liveness_report(self, exclude: Collection[str] = ()) -> Report:
         """The app's liveness state, heartbeats and checks tagged ``live``; no dependency.
 
-        Behind the start-up gate it fails until the app has started, which it only reads:
-        the startup and readiness endpoints run the checks that make the app start.
+        Behind the start-up gate it fails until the app has started. It never waits for a
+        check: the first gated request of the process starts a thread that runs the pending
+        checks until every critical one has passed once (:class:`~.scheduler.StartUp`).
         """
         results = [
             _state_result("liveness", self.availability.liveness, "live", LIVE),
@@ -142,9 +146,12 @@ class AppState:
         pending = set(self.availability.not_yet_passed(spec.name for spec in self.registry))
         return [spec for spec in self.registry.select(exclude=exclude) if spec.name in pending]
 
-    def _note_passes(self, results: Iterable[CheckResult]) -> None:
-        """Record passes and latch start-up; the runner's listeners do too, but only after
-        the waiting requests have been woken, so a request records what it saw itself."""
+    def _note_passes(self, results: Iterable[CheckResult]) -> bool:
+        """Record passes and latch start-up; return whether the app has started.
+
+        The runner's listeners call this too, but only after the waiting requests have been
+        woken, so a request records what it saw itself.
+        """
         availability = self.availability
         for result in results:
             if result.passed:
@@ -153,14 +160,15 @@ class AppState:
             critical = [spec.name for spec in self.registry if spec.critical]
             if not availability.not_yet_passed(critical):
                 availability.mark_started()
+        return availability.started
 
     def _startup_gate(self, endpoint: str) -> CheckResult | None:
         """A failing "startup" result while *endpoint* is gated and the app has not started."""
         if endpoint not in self.settings.startup_gate or self.availability.started:
             return None
-        self._note_passes(())
-        if self.availability.started:
+        if self._note_passes(()):
             return None
+        self.start_up.ensure_running(current_app._get_current_object())  # type: ignore[attr-defined]
         waiting = [spec.name for spec in self._pending_specs() if spec.critical]
         output = "starting: waiting for a first pass of " + ", ".join(waiting)
         return CheckResult.synthetic("startup", False, output, endpoint)

@@ -1,4 +1,6 @@
-"""Background checks: a thread per app and process that starts checks registered with ``period``.
+"""Background work of one app in one process: background checks, and getting through start-up.
+
+The scheduler is a thread per app and process that starts checks registered with ``period``.
 
 Requests read a background check's latest result and never wait for it. The runner fails a
 result older than its maximum age ("stale"), so a healthy answer cannot outlive the facts behind
@@ -19,6 +21,7 @@ from collections.abc import Callable, Iterable
 from flask import Flask
 
 from .registry import CheckSpec
+from .results import CheckResult
 from .runner import Runner
 
 logger = logging.getLogger("flask_healthcheck")
@@ -27,16 +30,15 @@ logger = logging.getLogger("flask_healthcheck")
 _MAX_NAP = 1.0
 
 
-class Scheduler:
-    """Starts background checks when they are due and fails their runs past the timeout."""
+class _ProcessThread:
+    """A daemon thread of one app in one process, started on demand and again after a fork."""
 
-    def __init__(self, runner: Runner, specs: Callable[[], Iterable[CheckSpec]]) -> None:
-        self._runner = runner
-        self._specs = specs
+    name = "healthcheck"
+
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = 0
-        self._wake = threading.Event()
 
     @property
     def alive(self) -> bool:
@@ -51,15 +53,70 @@ class Scheduler:
             if self.alive:
                 return
             if self._thread is not None and self._pid == os.getpid():
-                logger.error("the background check scheduler had stopped; restarting it")
+                self._restarting()
             self._pid = os.getpid()
             self._thread = threading.Thread(
-                target=self._loop,
-                args=(weakref.ref(app),),
-                name="healthcheck-scheduler",
-                daemon=True,
+                target=self._loop, args=(weakref.ref(app),), name=self.name, daemon=True
             )
             self._thread.start()
+
+    def _restarting(self) -> None:
+        pass
+
+    def _loop(self, app_ref: weakref.ref[Flask]) -> None:
+        raise NotImplementedError
+
+
+class StartUp(_ProcessThread):
+    """Takes a process through its start-up: runs the checks that have not passed yet, again
+    and again, until every critical one has passed once.
+
+    Started by the first request to a gated endpoint, so that every process (each gunicorn
+    worker, a recycled one too) finishes starting by itself within a check's timeout, without
+    waiting for a readiness probe to happen to reach it, and liveness never waits for a check.
+    """
+
+    name = "healthcheck-startup"
+
+    def __init__(
+        self,
+        runner: Runner,
+        pending: Callable[[], list[CheckSpec]],
+        note_passes: Callable[[Iterable[CheckResult]], bool],
+        pace: float,
+    ) -> None:
+        super().__init__()
+        self._runner = runner
+        self._pending = pending
+        self._note_passes = note_passes
+        self._pace = pace
+
+    def _loop(self, app_ref: weakref.ref[Flask]) -> None:
+        while True:
+            app = app_ref()
+            if app is None:
+                return
+            pending = self._pending()
+            started = self._note_passes(self._runner.run(app, pending) if pending else [])
+            del app
+            if started:
+                return
+            time.sleep(self._pace)
+
+
+class Scheduler(_ProcessThread):
+    """Starts background checks when they are due and fails their runs past the timeout."""
+
+    name = "healthcheck-scheduler"
+
+    def __init__(self, runner: Runner, specs: Callable[[], Iterable[CheckSpec]]) -> None:
+        super().__init__()
+        self._runner = runner
+        self._specs = specs
+        self._wake = threading.Event()
+
+    def _restarting(self) -> None:
+        logger.error("the background check scheduler had stopped; restarting it")
 
     def wake(self) -> None:
         """Look at the schedule now (a background check was just registered)."""
