@@ -1,0 +1,703 @@
+"""Celery: checks of the broker, the workers and the queues, and probe files for the workers.
+
+Install with ``pip install 'flask-healthcheck[celery]'``.
+
+In the Flask app::
+
+    health.add_check(CeleryBrokerCheck(celery_app))
+    health.add_check(CeleryWorkersCheck(celery_app))
+    health.add_check(CeleryQueueCheck(celery_app, queues=("celery",), warn=100, fail=1000))
+
+In the module the worker loads (``celery -A ...``)::
+
+    install_worker_probes(celery_app)
+
+and in the worker's container, ``flask-healthcheck worker`` reads the probe files (see
+:mod:`flask_healthcheck.console`).
+
+Each check keeps one broker connection of its own between runs, opened from the app's broker
+settings with the run's time left as connect and socket timeouts. It is not taken from the
+app's producer pool on purpose: those connections carry the app's timeouts (a Redis broker has
+no socket timeout by default, so a broker that stops answering would hold the check's thread
+forever), and a probe must neither hold a connection the app needs to publish tasks nor leave
+one with its short timeouts behind. A connection that fails is dropped and the next run opens
+a new one; :meth:`close` closes it.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+# The worker command reads the files the worker side writes; both take their defaults there.
+from flask_healthcheck.console import (
+    DEFAULT_LIVENESS_FILE,
+    DEFAULT_READINESS_FILE,
+    LIVENESS_FILE_ENV,
+    READINESS_FILE_ENV,
+    default_worker_name,
+)
+from flask_healthcheck.exceptions import CheckError, MissingDependencyError
+from flask_healthcheck.redact import mask_credentials
+from flask_healthcheck.registry import READY
+from flask_healthcheck.results import Outcome
+
+try:
+    from celery import Celery, bootsteps, signals
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise MissingDependencyError("celery", "celery") from exc
+
+__all__ = [
+    "CeleryBrokerCheck",
+    "CeleryQueueCheck",
+    "CeleryWorkersCheck",
+    "WorkerProbes",
+    "default_worker_name",
+    "install_worker_probes",
+    "ping_workers",
+]
+
+logger = logging.getLogger("flask_healthcheck")
+
+T = TypeVar("T")
+
+#: Share of the time left that a ping waits for replies; the rest returns the result in time.
+_REPLY_SHARE = 0.8
+
+
+def _time_left() -> float:
+    # The runner imports Flask; imported here so that the worker command, which pings through
+    # this module, never imports Flask.
+    from flask_healthcheck.runner import time_left
+
+    return time_left()
+
+
+def broker_uri(connection: Any) -> str:
+    """The connection's broker URL for messages: with the password masked, never shown."""
+    return mask_credentials(str(connection.as_uri(include_password=True)))
+
+
+def open_connection(celery_app: Any, seconds: float) -> Any:
+    """A new, connected broker connection from *celery_app*'s settings, bounded by *seconds*.
+
+    *seconds* bounds the connect (the AMQP handshake included) and every later socket read and
+    write (Redis ``socket_timeout``, AMQP ``read_timeout``/``write_timeout``), or the app's own
+    bound where it is shorter. Each URL of a failover list (``amqp://a;amqp://b``) is tried
+    once. The connection sends no AMQP heartbeats, so an idle one is not closed by the broker
+    between two runs. Raises what kombu raises; the caller closes the connection.
+    """
+    template = celery_app.connection_for_write()
+    configured = dict(template.transport_options or {})
+    driver = getattr(template.transport, "driver_type", "")
+    if driver == "redis":
+        keys: tuple[str, ...] = ("socket_timeout", "socket_connect_timeout")
+    elif driver == "amqp":
+        keys = ("read_timeout", "write_timeout")
+    else:
+        keys = ()
+    options = {key: _shorter(configured.get(key), seconds) for key in keys}
+    connection = celery_app.connection_for_write(
+        connect_timeout=_shorter(template.connect_timeout, seconds),
+        transport_options=options,
+        heartbeat=0,
+    )
+    # One attempt per broker URL (failover lists are tried in turn), with no pause between.
+    attempts = max(1, len(connection.alt or ()))
+    try:
+        connection.ensure_connection(
+            max_retries=attempts - 1, interval_start=0, interval_step=0, timeout=seconds
+        )
+        # A Redis "connection" is made lazily by its first channel (which sends PING); an
+        # AMQP channel is opened with a round trip too. Either way the broker has answered.
+        _ = connection.default_channel
+    except BaseException:
+        _drop(connection)
+        raise
+    return connection
+
+
+def _shorter(configured: Any, seconds: float) -> float:
+    if isinstance(configured, int | float) and not isinstance(configured, bool) and configured > 0:
+        return min(float(configured), seconds)
+    return seconds
+
+
+def _drop(connection: Any) -> None:
+    """Forget a connection without talking to the broker (which may not be answering)."""
+    try:
+        connection.collect(socket_timeout=0.1)
+    except Exception:  # a broken connection may fail to clean up; it is dropped regardless
+        logger.debug("dropping a broker connection failed", exc_info=True)
+
+
+def _close(connection: Any) -> None:
+    try:
+        connection.release()
+    except Exception:
+        _drop(connection)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """*exc* and the exceptions behind it: kombu and redis wrap the socket errors they meet."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def describe_failure(exc: BaseException, uri: str, seconds: float) -> str:
+    """Say why the broker at *uri* could not be used, in words an operator acts on.
+
+    Exception texts are not shown (they may carry more than an operator should see); only the
+    broker's own error reply (AMQP's reply text, a Redis error), which names what it refused.
+    """
+    for cause in _causes(exc):
+        kind = type(cause).__name__
+        code = getattr(cause, "reply_code", None)
+        if kind in {"AccessRefused", "AuthenticationError"} or code == 403:
+            return f"the broker at {uri} refused the login; check the user name and password"
+        if kind == "NotAllowed" or code == 530:
+            return (
+                f"the broker at {uri} refused access to the virtual host (it does not exist or "
+                f"the user may not use it): {getattr(cause, 'reply_text', '')}"
+            )
+        if isinstance(cause, ConnectionRefusedError):
+            return f"connection refused by the broker at {uri}; is it running, on that port?"
+        if isinstance(cause, TimeoutError) or kind == "TimeoutError":
+            return f"the broker at {uri} did not answer within {seconds:.1f} s"
+        if isinstance(cause, socket.gaierror):
+            return f"cannot resolve the host name of the broker at {uri}"
+        if kind == "ResponseError":  # a Redis error reply, such as "DB index is out of range"
+            return f"the broker at {uri} answered with an error: {cause}"
+        if code is not None:
+            reply = getattr(cause, "reply_text", "") or kind
+            return f"the broker at {uri} closed the connection: {reply}"
+    for cause in _causes(exc):
+        if isinstance(cause, OSError) and cause.errno is not None:
+            name = errno.errorcode.get(cause.errno, str(cause.errno))
+            return f"cannot connect to the broker at {uri} ({name})"
+    return f"cannot use the broker at {uri} ({type(exc).__name__})"
+
+
+class _BrokerLink:
+    """The broker connection a check keeps between its runs.
+
+    The runner never starts a run of a check while another is in flight; the lock covers a
+    check object registered on two apps.
+    """
+
+    def __init__(self, celery_app: Any) -> None:
+        self.celery_app = celery_app
+        self._lock = threading.Lock()
+        self._connection: Any = None
+        self._pid = 0
+
+    @property
+    def uri(self) -> str:
+        """The broker in use (after a failover, the one connected to), password masked."""
+        connection = self._connection
+        if connection is None:
+            connection = self.celery_app.connection_for_write()
+        return broker_uri(connection)
+
+    def run(self, operation: Callable[[Any], T]) -> T:
+        """``operation(connection)`` within the run's time left; CheckError when it fails.
+
+        A reused connection that fails is replaced once, when time is left: the broker may
+        have closed an idle connection, which is not a failure of the broker.
+        """
+        seconds = _time_left()
+        if not self._lock.acquire(timeout=seconds):
+            raise CheckError("a previous run of this check is still waiting for the broker")
+        try:
+            reused = self._connection is not None and self._pid == os.getpid()
+            try:
+                return self._attempt(operation, reuse=reused)
+            except CheckError:
+                raise
+            except Exception as exc:
+                if not reused or _time_left() < 0.25 * seconds:
+                    raise CheckError(describe_failure(exc, self.uri, seconds)) from exc
+                logger.debug("the kept broker connection failed; opening a new one", exc_info=True)
+            try:
+                return self._attempt(operation, reuse=False)
+            except CheckError:
+                raise
+            except Exception as exc:
+                raise CheckError(describe_failure(exc, self.uri, seconds)) from exc
+        finally:
+            self._lock.release()
+
+    def _attempt(self, operation: Callable[[Any], T], *, reuse: bool) -> T:
+        if not reuse:
+            self._forget()
+            self._connection = open_connection(self.celery_app, _time_left())
+            self._pid = os.getpid()
+        try:
+            return operation(self._connection)
+        except BaseException:
+            self._forget()
+            raise
+
+    def _forget(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            _drop(connection)
+
+    def close(self) -> None:
+        with self._lock:
+            connection, self._connection = self._connection, None
+            if connection is not None and self._pid == os.getpid():
+                _close(connection)
+
+
+def _round_trip(connection: Any) -> None:
+    """Make the broker answer on an established connection."""
+    driver = getattr(connection.transport, "driver_type", "")
+    channel = connection.default_channel
+    if driver == "redis":
+        channel.client.ping()
+    elif driver == "amqp":
+        # Opening (and closing) a channel is a request the broker must answer.
+        connection.channel().close()
+
+
+class _CeleryCheck:
+    """What the Celery checks share: a kept broker connection, and registration defaults.
+
+    *name*, *tags*, *critical*, *timeout*, *success_ttl* and *failed_ttl* are the defaults
+    :meth:`~flask_healthcheck.HealthCheck.add_check` uses (its own options win); ``None``
+    keeps the check's default, or the app's ``HEALTHCHECK_*`` setting for the times.
+    """
+
+    name: str = "celery"
+    tags: tuple[str, ...] = (READY,)
+    critical: bool = True
+    timeout: float | None = None
+    success_ttl: float | None = None
+    failed_ttl: float | None = None
+
+    def __init__(
+        self,
+        celery_app: Any,
+        *,
+        name: str | None = None,
+        tags: Iterable[str] | None = None,
+        critical: bool | None = None,
+        timeout: float | None = None,
+        success_ttl: float | None = None,
+        failed_ttl: float | None = None,
+    ) -> None:
+        self.celery_app = celery_app
+        self._link = _BrokerLink(celery_app)
+        # Registration options the check carries; add_check's own options win over them.
+        if name is not None:
+            self.name = name
+        if tags is not None:
+            self.tags = (tags,) if isinstance(tags, str) else tuple(tags)
+        if critical is not None:
+            self.critical = critical
+        self.timeout = timeout
+        self.success_ttl = success_ttl
+        self.failed_ttl = failed_ttl
+
+    def close(self) -> None:
+        """Close the broker connection the check keeps; the next run opens a new one."""
+        self._link.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} broker={self._link.uri}>"
+
+
+class CeleryBrokerCheck(_CeleryCheck):
+    """Passes when the app's broker accepts a connection and answers, within the timeout.
+
+    Redis and RabbitMQ (``amqp://``) brokers, or any kombu transport. The observed value is
+    the broker's answer time in milliseconds. Fails with the reason: connection refused, no
+    answer within the timeout, login refused, missing virtual host.
+    Defaults: name ``celery_broker``, tag ``ready``, critical (without the broker the app
+    cannot enqueue tasks).
+    """
+
+    name = "celery_broker"
+
+    def __call__(self) -> Outcome:
+        started = time.monotonic()
+        self._link.run(_round_trip)
+        elapsed_ms = round((time.monotonic() - started) * 1000, 1)
+        return Outcome(
+            True,
+            f"the broker at {self._link.uri} answered in {elapsed_ms:g} ms",
+            observed_value=elapsed_ms,
+            observed_unit="ms",
+        )
+
+
+def _ping(
+    celery_app: Any, connection: Any, names: Sequence[str], limit: int | None, seconds: float
+) -> list[str]:
+    """Names of the workers that answer a ping within *seconds* (all of *names*, or *limit*).
+
+    Over Redis, waiting for replies ends only when a BRPOP returns (every second by default),
+    so a wait would overrun by up to that; the wait is split into pings shorter than it.
+    """
+    cycle = getattr(connection.transport, "brpop_timeout", None)
+    step = max(0.05, 0.9 * float(cycle)) if cycle else seconds
+    deadline = time.monotonic() + seconds
+    answered: set[str] = set()
+    while (left := deadline - time.monotonic()) > 0.01:
+        replies = celery_app.control.ping(
+            destination=list(names) or None,
+            timeout=min(step, left),
+            limit=limit,
+            connection=connection,
+        )
+        for reply in replies or ():
+            answered.update(str(name) for name in reply)
+        if names and answered.issuperset(names):
+            break
+        if not names and limit is not None and len(answered) >= limit:
+            break
+    return sorted(answered)
+
+
+def ping_workers(celery_app: Any, names: Sequence[str], seconds: float) -> list[str]:
+    """Ping the workers *names* (all workers when empty) on a connection of its own.
+
+    Returns the names of the workers that answered within *seconds* (connecting included).
+    Raises :class:`~flask_healthcheck.CheckError` saying why when the broker cannot be used.
+    The ``flask-healthcheck worker --ping`` command uses it.
+    """
+    started = time.monotonic()
+    try:
+        connection = open_connection(celery_app, seconds)
+    except Exception as exc:
+        uri = broker_uri(celery_app.connection_for_write())
+        raise CheckError(describe_failure(exc, uri, seconds)) from exc
+    try:
+        left = max(0.1, seconds - (time.monotonic() - started))
+        return _ping(celery_app, connection, names, len(names) or None, left)
+    except Exception as exc:
+        raise CheckError(describe_failure(exc, broker_uri(connection), seconds)) from exc
+    finally:
+        _close(connection)
+
+
+class CeleryWorkersCheck(_CeleryCheck):
+    """Passes when at least *min_workers* workers, or every worker of *names*, answer a ping.
+
+    The ping goes through the broker (Celery's ``control.ping``), so it also proves that the
+    workers consume from it; it waits for replies until the run has about a fifth of its
+    time left, or until enough workers have answered. The observed value is how many workers
+    answered. With *names* every named worker must answer; *min_workers* is then ignored.
+
+    By default any worker counts: the web app's host name says nothing about where the
+    workers run, so Celery's ``celery@<hostname>`` default would name no worker. To ping the
+    worker of this very host (a sidecar in the worker's pod) pass
+    ``names=[default_worker_name()]``, which is ``$CELERY_WORKER_NAME`` or
+    ``celery@<hostname>``.
+
+    Defaults: name ``celery_workers``, tag ``ready``, **not critical**: without workers the
+    app still serves requests and tasks wait in the queue; failing every web pod's
+    readiness for it would turn a background outage into a full one. The report shows it as
+    degraded. Pass ``critical=True`` to :meth:`~flask_healthcheck.HealthCheck.add_check` to
+    change that.
+    """
+
+    name = "celery_workers"
+    critical = False
+
+    def __init__(
+        self,
+        celery_app: Any,
+        min_workers: int = 1,
+        names: Iterable[str] | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(celery_app, **options)
+        if isinstance(names, str):
+            names = (names,)
+        self.names = tuple(dict.fromkeys(names)) if names is not None else ()
+        if names is not None and not self.names:
+            raise ValueError("'names' must name at least one worker, or be None for any worker")
+        if not isinstance(min_workers, int) or isinstance(min_workers, bool) or min_workers < 1:
+            raise ValueError(f"'min_workers' must be an integer of 1 or more; got {min_workers!r}")
+        self.min_workers = min_workers
+
+    def __call__(self) -> Outcome:
+        waited = 0.0
+
+        def ping(connection: Any) -> list[str]:
+            nonlocal waited
+            # The broker answers first, so a broker fault is reported as one (and a kept
+            # connection the broker has dropped is replaced) rather than as silent workers.
+            _round_trip(connection)
+            waited = max(0.05, _time_left() * _REPLY_SHARE)
+            limit = len(self.names) or self.min_workers
+            return _ping(self.celery_app, connection, self.names, limit, waited)
+
+        answered = self._link.run(ping)
+        count = len(answered)
+        if self.names:
+            missing = [name for name in self.names if name not in answered]
+            if missing:
+                raise CheckError(f"{_listing(missing)} did not answer a ping within {waited:.1f} s")
+            return Outcome(True, f"{_listing(answered)} answered a ping", count, "workers")
+        if count < self.min_workers:
+            if count == 0:
+                raise CheckError(f"no worker answered a ping within {waited:.1f} s")
+            raise CheckError(
+                f"{count} of at least {self.min_workers} workers answered a ping within "
+                f"{waited:.1f} s: {', '.join(answered)}"
+            )
+        return Outcome(True, f"{_listing(answered)} answered a ping", count, "workers")
+
+
+def _listing(names: Sequence[str], shown: int = 5) -> str:
+    noun = "worker" if len(names) == 1 else "workers"
+    listed = ", ".join(names[:shown])
+    if len(names) > shown:
+        listed += f" and {len(names) - shown} more"
+    return f"{noun} {listed}"
+
+
+def _is_not_found(exc: BaseException) -> bool:
+    return str(getattr(exc, "reply_code", "")) == "404" or type(exc).__name__ == "NotFound"
+
+
+def _queue_sizes(connection: Any, queues: Sequence[str]) -> dict[str, int | None]:
+    """Messages ready in each queue (None: no such queue), by a passive declare of each."""
+    sizes: dict[str, int | None] = {}
+    if getattr(connection.transport, "driver_type", "") != "amqp":
+        # Virtual transports (Redis: LLEN of the queue's lists, priorities included) answer
+        # on the kept channel; a missing queue does not close it.
+        channel = connection.default_channel
+        for queue in queues:
+            try:
+                sizes[queue] = int(channel.queue_declare(queue=queue, passive=True).message_count)
+            except Exception as exc:
+                if not _is_not_found(exc):
+                    raise
+                sizes[queue] = None
+        return sizes
+    # On AMQP the broker closes a channel whose passive declare names a missing queue, so these
+    # declares get channels of their own.
+    channel = connection.channel()
+    try:
+        for queue in queues:
+            try:
+                sizes[queue] = int(channel.queue_declare(queue=queue, passive=True).message_count)
+            except Exception as exc:
+                if not _is_not_found(exc):
+                    raise
+                sizes[queue] = None
+                channel = connection.channel()
+    finally:
+        connection.maybe_close_channel(channel)
+    return sizes
+
+
+class CeleryQueueCheck(_CeleryCheck):
+    """Reports the tasks waiting in *queues* (summed) as its observed value.
+
+    Warns when they reach *warn* and fails when they reach *fail* (both optional). On
+    RabbitMQ the count is the queue's ready messages (a passive declare), on Redis the
+    length of the queue's lists. A queue that does not exist counts as empty, and the output
+    says so. To give queues limits of their own, register one check per queue with its own
+    ``name=``.
+
+    Defaults: name ``celery_queues``, tag ``ready``, **not critical**: a backlog is not a
+    fault of the web pod, and taking web pods out of service would not drain it.
+    """
+
+    name = "celery_queues"
+    critical = False
+
+    def __init__(
+        self,
+        celery_app: Any,
+        queues: Iterable[str] | str = ("celery",),
+        warn: int | None = None,
+        fail: int | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(celery_app, **options)
+        self.queues = (queues,) if isinstance(queues, str) else tuple(dict.fromkeys(queues))
+        if not self.queues:
+            raise ValueError("'queues' must name at least one queue")
+        for option, limit in (("warn", warn), ("fail", fail)):
+            if limit is not None and (
+                not isinstance(limit, int) or isinstance(limit, bool) or limit < 0
+            ):
+                raise ValueError(
+                    f"{option!r} must be a number of tasks (0 or more) or None; got {limit!r}"
+                )
+        self.warn = warn
+        self.fail = fail
+
+    def __call__(self) -> Outcome:
+        sizes = self._link.run(lambda connection: _queue_sizes(connection, self.queues))
+        pending = sum(size or 0 for size in sizes.values())
+        parts = [
+            f"{queue}: {size}" if size is not None else f"{queue}: no such queue"
+            for queue, size in sizes.items()
+        ]
+        summary = f"{pending} pending {'task' if pending == 1 else 'tasks'} ({', '.join(parts)})"
+        if self.fail is not None and pending >= self.fail:
+            return Outcome(
+                False, f"{summary}, at or above the limit of {self.fail}", pending, "tasks"
+            )
+        if self.warn is not None and pending >= self.warn:
+            return Outcome(
+                True,
+                f"{summary}, at or above the warning level of {self.warn}",
+                pending,
+                "tasks",
+                warning=True,
+            )
+        return Outcome(True, summary, pending, "tasks")
+
+
+# -- worker side -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkerProbes:
+    """Where a worker keeps its probe files, and how often it touches the liveness file."""
+
+    liveness_file: Path
+    readiness_file: Path
+    interval: float
+
+
+_installed: weakref.WeakKeyDictionary[Any, WorkerProbes] = weakref.WeakKeyDictionary()
+
+
+def _probes_of(sender: Any) -> WorkerProbes | None:
+    app = getattr(sender, "app", None)
+    return None if app is None else _installed.get(app)
+
+
+def _touch(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    except OSError:
+        # A failing touch must not stop the worker's event loop; the file going stale is the
+        # signal the probe acts on.
+        logger.warning("cannot touch the worker probe file %s", path, exc_info=True)
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        logger.warning("cannot remove the worker probe file %s", path, exc_info=True)
+
+
+class WorkerLivenessStep(bootsteps.StartStopStep):  # type: ignore[misc]
+    """Worker bootstep: touches the liveness file from the worker's own timer.
+
+    With the event loop (the Redis and AMQP transports), the timer is driven by the loop in
+    the worker's main process, so the file goes stale when the loop stops turning: blocked
+    by a task in the ``solo`` pool, by a hung call, or while the worker reconnects to the
+    broker. On start it also removes a readiness file left by a worker that was killed.
+    """
+
+    requires: ClassVar[set[str]] = {"celery.worker.components:Timer"}
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self.probes = _probes_of(parent)
+        self.timer_entry: Any = None
+        if self.probes is not None:
+            _remove(self.probes.readiness_file)
+
+    def start(self, parent: Any) -> None:
+        if self.probes is None:
+            return
+        liveness_file = self.probes.liveness_file
+        _touch(liveness_file)
+        self.timer_entry = parent.timer.call_repeatedly(
+            self.probes.interval, _touch, (liveness_file,), priority=10
+        )
+
+    def stop(self, parent: Any) -> None:
+        if self.timer_entry is not None:
+            self.timer_entry.cancel()
+            self.timer_entry = None
+        if self.probes is not None:
+            _remove(self.probes.liveness_file)
+
+    terminate = stop
+
+
+def _on_worker_ready(sender: Any = None, **_: Any) -> None:
+    probes = _probes_of(sender)
+    if probes is not None:
+        _touch(probes.readiness_file)
+
+
+def _on_worker_shutdown(sender: Any = None, **_: Any) -> None:
+    probes = _probes_of(sender)
+    if probes is not None:
+        _remove(probes.readiness_file)
+        _remove(probes.liveness_file)
+
+
+def install_worker_probes(
+    celery_app: Celery,
+    *,
+    liveness_file: str | os.PathLike[str] | None = None,
+    readiness_file: str | os.PathLike[str] | None = None,
+    interval: float = 60.0,
+) -> WorkerProbes:
+    """Make the workers of *celery_app* keep the probe files ``flask-healthcheck worker`` reads.
+
+    - The **liveness file** is touched every *interval* seconds by the worker's own timer (a
+      bootstep), so its age tells whether the worker's event loop still turns. It is removed
+      on shutdown.
+    - The **readiness file** is created when the worker is ready to take tasks
+      (``worker_ready``) and removed when it shuts down (``worker_shutdown``).
+
+    Paths default to ``$HEALTHCHECK_CELERY_LIVENESS_FILE`` and
+    ``$HEALTHCHECK_CELERY_READINESS_FILE``, else ``celery_worker.live`` and
+    ``celery_worker.ready`` in the temporary directory: the defaults of the worker command.
+    Call it where the app is defined, before the worker starts; calling it again replaces
+    the settings. Returns the settings in use.
+    """
+    if isinstance(interval, bool) or not isinstance(interval, int | float) or not interval > 0:
+        raise ValueError(f"'interval' must be a number of seconds above zero; got {interval!r}")
+    probes = WorkerProbes(
+        liveness_file=_path(liveness_file, LIVENESS_FILE_ENV, DEFAULT_LIVENESS_FILE),
+        readiness_file=_path(readiness_file, READINESS_FILE_ENV, DEFAULT_READINESS_FILE),
+        interval=float(interval),
+    )
+    _installed[celery_app] = probes
+    celery_app.steps["worker"].add(WorkerLivenessStep)
+    signals.worker_ready.connect(
+        _on_worker_ready, weak=False, dispatch_uid="flask_healthcheck.worker_ready"
+    )
+    signals.worker_shutdown.connect(
+        _on_worker_shutdown, weak=False, dispatch_uid="flask_healthcheck.worker_shutdown"
+    )
+    return probes
+
+
+def _path(given: str | os.PathLike[str] | None, variable: str, default: Path) -> Path:
+    if given is not None:
+        return Path(given)
+    from_environment = os.environ.get(variable)
+    return Path(from_environment) if from_environment else default
