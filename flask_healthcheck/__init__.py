@@ -27,7 +27,7 @@ _EXPORTS = {
     "Outcome": ".results",
     "Report": ".results",
     "Status": ".results",
-    "time_left": ".runner",
+    "time_left": ".budget",
 }
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .availability import AvailabilityState
+    from .budget import time_left
     from .config import Settings
     from .exceptions import (
         CheckError,
@@ -62,7 +63,6 @@ if TYPE_CHECKING:
     from .extension import HealthCheck
     from .registry import LIVE, READY, STARTUP, CheckSpec
     from .results import CheckResult, Outcome, Report, Status
-    from .runner import time_left
 
 
 def __getattr__(name: str) -> Any:

@@ -10,7 +10,6 @@ run finishes in time. No signals are used, so this works in any thread of any se
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import dataclasses
 import inspect
 import logging
@@ -23,6 +22,7 @@ from typing import Any
 
 from flask import Flask
 
+from . import budget
 from .config import Settings
 from .exceptions import CheckError
 from .redact import mask_credentials
@@ -30,21 +30,6 @@ from .registry import CheckSpec
 from .results import CheckResult, Outcome, interpret
 
 logger = logging.getLogger("flask_healthcheck")
-
-_run_due: contextvars.ContextVar[float | None] = contextvars.ContextVar("_run_due", default=None)
-
-
-def time_left(default: float = 2.0) -> float:
-    """Seconds the running check has left before it is reported timed out.
-
-    Built-in checks use it for their client-level timeouts (connect, socket, statement), so a
-    black-holed host frees the check's thread soon after the check is reported failed. Outside
-    a run it returns *default*. Never less than 10 ms.
-    """
-    due = _run_due.get()
-    if due is None:
-        return default
-    return max(0.01, due - time.monotonic())
 
 
 @dataclass(frozen=True)
@@ -165,18 +150,30 @@ class Runner:
             message = f"unknown: no result yet (it runs every {spec.period:g} s in the background)"
             return self._make_result(spec, Outcome(False, message), 0.0, ttl=0.0)
         max_age = self.max_age_of(spec)
-        age = time.time() - result.timestamp
+        now = time.time()
+        age = now - result.timestamp
         if age <= max_age:
             return result
-        return dataclasses.replace(
+        stale = dataclasses.replace(
             result,
             passed=False,
             warning=False,
             output=f"stale: the last result is {age:.0f} s old, more than its max age of "
             f"{max_age:g} s",
             expires=result.timestamp,
+            since=now if result.passed else result.since,
             raw=result.raw or result,
         )
+        if not result.passed:
+            return stale
+        # A passing result going stale is a transition: keep it, so that listeners hear of it
+        # once and the next fresh result is a recovery.
+        with slot.lock:
+            if slot.last is not result:
+                return stale  # a fresh result has just come; the next request reads it
+            slot.last = slot.cached = stale
+        self._notify(Transition(spec, stale, result))
+        return stale
 
     def max_age_of(self, spec: CheckSpec) -> float:
         """How old a background check's result may be before it is reported stale."""
@@ -306,7 +303,7 @@ class Runner:
     def _execute(self, app: Flask, run: _Run, slot: _Slot) -> None:
         spec = run.spec
         exception: BaseException | None = None
-        _run_due.set(run.started + self.timeout_of(spec))
+        budget.start(run.started + self.timeout_of(spec))
         detail: str | None = None
         try:
             with app.app_context():
@@ -328,6 +325,12 @@ class Runner:
             except TypeError as exc:
                 outcome = Outcome(False, str(exc))
         elapsed = time.monotonic() - run.started
+        timeout = self.timeout_of(spec)
+        if elapsed > timeout:
+            # Past its timeout although no request was still waiting to say so (they left at
+            # their deadline): its answer came too late all the same.
+            outcome = Outcome(False, f"timed out after {timeout:g} s")
+            detail = exception = None
         result = self._make_result(spec, outcome, elapsed, detail=detail)
         previous: CheckResult | None = None
         with slot.lock:

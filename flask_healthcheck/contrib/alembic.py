@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from flask import current_app, has_app_context
 
+from flask_healthcheck.budget import time_left
 from flask_healthcheck.exceptions import CheckError, MissingDependencyError
 from flask_healthcheck.registry import STARTUP
 from flask_healthcheck.results import Outcome
-from flask_healthcheck.runner import time_left
 
 try:
     import sqlalchemy

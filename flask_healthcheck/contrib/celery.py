@@ -13,7 +13,7 @@ In the module the worker loads (``celery -A ...``)::
     install_worker_probes(celery_app)
 
 and in the worker's container, ``flask-healthcheck worker`` reads the probe files (see
-:mod:`flask_healthcheck.console`).
+:mod:`flask_healthcheck.worker_probe`).
 
 Each check keeps one broker connection of its own between runs, opened from the app's broker
 settings with the run's time left as connect and socket timeouts. It is not taken from the
@@ -39,17 +39,18 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 # The worker command reads the files the worker side writes; both take their defaults there.
-from flask_healthcheck.console import (
+from flask_healthcheck.budget import time_left
+from flask_healthcheck.exceptions import CheckError, MissingDependencyError
+from flask_healthcheck.redact import mask_credentials
+from flask_healthcheck.registry import READY
+from flask_healthcheck.results import Outcome
+from flask_healthcheck.worker_probe import (
     DEFAULT_LIVENESS_FILE,
     DEFAULT_READINESS_FILE,
     LIVENESS_FILE_ENV,
     READINESS_FILE_ENV,
     default_worker_name,
 )
-from flask_healthcheck.exceptions import CheckError, MissingDependencyError
-from flask_healthcheck.redact import mask_credentials
-from flask_healthcheck.registry import READY
-from flask_healthcheck.results import Outcome
 
 try:
     from celery import Celery, bootsteps, signals
@@ -72,14 +73,6 @@ T = TypeVar("T")
 
 #: Share of the time left that a ping waits for replies; the rest returns the result in time.
 _REPLY_SHARE = 0.8
-
-
-def _time_left() -> float:
-    # The runner imports Flask; imported here so that the worker command, which pings through
-    # this module, never imports Flask.
-    from flask_healthcheck.runner import time_left
-
-    return time_left()
 
 
 def broker_uri(connection: Any) -> str:
@@ -218,7 +211,7 @@ class _BrokerLink:
         A reused connection that fails is replaced once, when time is left: the broker may
         have closed an idle connection, which is not a failure of the broker.
         """
-        seconds = _time_left()
+        seconds = time_left()
         if not self._lock.acquire(timeout=seconds):
             raise CheckError("a previous run of this check is still waiting for the broker")
         try:
@@ -228,7 +221,7 @@ class _BrokerLink:
             except CheckError:
                 raise
             except Exception as exc:
-                if not reused or _time_left() < 0.25 * seconds:
+                if not reused or time_left() < 0.25 * seconds:
                     raise CheckError(describe_failure(exc, self.uri, seconds)) from exc
                 logger.debug("the kept broker connection failed; opening a new one", exc_info=True)
             try:
@@ -243,7 +236,7 @@ class _BrokerLink:
     def _attempt(self, operation: Callable[[Any], T], *, reuse: bool) -> T:
         if not reuse:
             self._forget()
-            self._connection = open_connection(self.celery_app, _time_left())
+            self._connection = open_connection(self.celery_app, time_left())
             self._pid = os.getpid()
         try:
             return operation(self._connection)
@@ -444,7 +437,7 @@ class CeleryWorkersCheck(_CeleryCheck):
             # The broker answers first, so a broker fault is reported as one (and a kept
             # connection the broker has dropped is replaced) rather than as silent workers.
             _round_trip(connection)
-            waited = max(0.05, _time_left() * _REPLY_SHARE)
+            waited = max(0.05, time_left() * _REPLY_SHARE)
             limit = len(self.names) or self.min_workers
             return _ping(self.celery_app, connection, self.names, limit, waited)
 

@@ -24,11 +24,11 @@ from collections.abc import Collection, Iterable, Mapping
 from http.client import HTTPException, IncompleteRead, RemoteDisconnected
 from typing import IO, Any
 
+from flask_healthcheck.budget import time_left
 from flask_healthcheck.exceptions import CheckError
 from flask_healthcheck.redact import mask_credentials
 from flask_healthcheck.registry import READY
 from flask_healthcheck.results import Outcome
-from flask_healthcheck.runner import time_left
 
 #: Seconds a check called outside the runner (directly, in a test or a shell) may take.
 DEFAULT_TIMEOUT = 2.0

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from flask_healthcheck.budget import time_left
 from flask_healthcheck.contrib.network import (
     DEFAULT_TIMEOUT,
     describe_connection_error,
@@ -23,7 +24,6 @@ from flask_healthcheck.exceptions import CheckError, MissingDependencyError
 from flask_healthcheck.redact import mask_credentials
 from flask_healthcheck.registry import READY
 from flask_healthcheck.results import Outcome
-from flask_healthcheck.runner import time_left
 
 try:
     import redis

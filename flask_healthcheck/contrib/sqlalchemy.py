@@ -32,10 +32,10 @@ from typing import Any, Protocol, TypeAlias
 
 from flask import current_app
 
+from flask_healthcheck.budget import time_left
 from flask_healthcheck.exceptions import CheckError, MissingDependencyError
 from flask_healthcheck.redact import mask_credentials
 from flask_healthcheck.results import Outcome
-from flask_healthcheck.runner import time_left
 
 try:
     import sqlalchemy as sa

@@ -15,11 +15,11 @@ import time
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
+from flask_healthcheck.budget import time_left
 from flask_healthcheck.contrib.network import DEFAULT_TIMEOUT
 from flask_healthcheck.exceptions import MissingDependencyError
 from flask_healthcheck.registry import READY
 from flask_healthcheck.results import Outcome
-from flask_healthcheck.runner import time_left
 
 try:
     import psutil

@@ -25,7 +25,13 @@ import pytest
 from celery import Celery
 
 from flask_healthcheck import CheckError, HealthCheck, MissingDependencyError, Outcome
-from flask_healthcheck.console import (
+from flask_healthcheck.contrib.celery import (
+    CeleryBrokerCheck,
+    CeleryQueueCheck,
+    CeleryWorkersCheck,
+    install_worker_probes,
+)
+from flask_healthcheck.worker_probe import (
     DEFAULT_LIVENESS_FILE,
     ExitCode,
     WorkerProbe,
@@ -34,12 +40,6 @@ from flask_healthcheck.console import (
     check_readiness_file,
     run_worker_probe,
     worker_probe_from_options,
-)
-from flask_healthcheck.contrib.celery import (
-    CeleryBrokerCheck,
-    CeleryQueueCheck,
-    CeleryWorkersCheck,
-    install_worker_probes,
 )
 from tests.services import RABBITMQ, REDIS, Service, black_hole, free_port, private_redis, require
 
