@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 from flask import current_app, has_app_context
 
 from flask_healthcheck.budget import time_left
+from flask_healthcheck.contrib._base import BuiltinCheck
 from flask_healthcheck.exceptions import CheckError, MissingDependencyError
 from flask_healthcheck.registry import STARTUP
 from flask_healthcheck.results import Outcome
@@ -52,6 +53,9 @@ from flask_healthcheck.contrib.sqlalchemy import describe_engine, describe_error
 
 if TYPE_CHECKING:
     from alembic.runtime.environment import IncludeNameFn, IncludeObjectFn
+    from typing_extensions import Unpack
+
+    from flask_healthcheck.registry import CheckOptions
 
 __all__ = ["CHANGE_KINDS", "MigrationsCheck", "ModelsCheck"]
 
@@ -284,7 +288,7 @@ def _load_scripts(location: ScriptsLocation, shown: str) -> _Scripts:
 # -- database revision vs script heads ------------------------------------------------------
 
 
-class MigrationsCheck:
+class MigrationsCheck(BuiltinCheck):
     """Passes when the database is at the head revision(s) of the migration scripts.
 
     *database* is an :class:`~sqlalchemy.engine.Engine` or Flask-SQLAlchemy's ``db`` (its
@@ -322,7 +326,9 @@ class MigrationsCheck:
         allow_multiple_heads: bool = False,
         version_table: str | None = None,
         version_table_schema: str | None = None,
+        **options: Unpack[CheckOptions],
     ) -> None:
+        super().__init__(**options)
         _check_database_argument(database, "database")
         if scripts is not None and not isinstance(scripts, Config) and not Path(scripts).exists():
             raise ValueError(
@@ -534,7 +540,7 @@ def _flatten(diffs: Iterable[Any]) -> Iterator[tuple[Any, ...]]:
             yield diff
 
 
-class ModelsCheck:
+class ModelsCheck(BuiltinCheck):
     """Passes when the models' metadata matches the database schema.
 
     It runs Alembic autogenerate's comparison (:func:`alembic.autogenerate.compare_metadata`,
@@ -578,7 +584,9 @@ class ModelsCheck:
         include_schemas: bool | None = None,
         version_table: str | None = None,
         version_table_schema: str | None = None,
+        **options: Unpack[CheckOptions],
     ) -> None:
+        super().__init__(**options)
         _check_database_argument(database, "database")
         if not (
             models is None or isinstance(models, MetaData | Sequence) or hasattr(models, "metadata")

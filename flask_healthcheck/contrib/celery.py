@@ -36,13 +36,13 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 # The worker command reads the files the worker side writes; both take their defaults there.
 from flask_healthcheck.budget import time_left
+from flask_healthcheck.contrib._base import BuiltinCheck
 from flask_healthcheck.exceptions import CheckError, MissingDependencyError
 from flask_healthcheck.redact import mask_credentials
-from flask_healthcheck.registry import READY
 from flask_healthcheck.results import Outcome
 from flask_healthcheck.worker_probe import (
     DEFAULT_LIVENESS_FILE,
@@ -51,6 +51,11 @@ from flask_healthcheck.worker_probe import (
     READINESS_FILE_ENV,
     default_worker_name,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from flask_healthcheck.registry import CheckOptions
 
 try:
     from celery import Celery, bootsteps, signals
@@ -267,44 +272,20 @@ def _round_trip(connection: Any) -> None:
         connection.channel().close()
 
 
-class _CeleryCheck:
-    """What the Celery checks share: a kept broker connection, and registration defaults.
+class _CeleryCheck(BuiltinCheck):
+    """What the Celery checks share: a kept broker connection.
 
-    *name*, *tags*, *critical*, *timeout*, *success_ttl* and *failed_ttl* are the defaults
-    :meth:`~flask_healthcheck.HealthCheck.add_check` uses (its own options win); ``None``
-    keeps the check's default, or the app's ``HEALTHCHECK_*`` setting for the times.
+    The options are those of :meth:`~flask_healthcheck.HealthCheck.add_check`, whose own
+    options win; ``None`` keeps the check's default, or the app's ``HEALTHCHECK_*`` setting.
     """
 
-    name: str = "celery"
-    tags: tuple[str, ...] = (READY,)
-    critical: bool = True
-    timeout: float | None = None
-    success_ttl: float | None = None
-    failed_ttl: float | None = None
+    name = "celery"
+    critical: bool | None = True
 
-    def __init__(
-        self,
-        celery_app: Any,
-        *,
-        name: str | None = None,
-        tags: Iterable[str] | None = None,
-        critical: bool | None = None,
-        timeout: float | None = None,
-        success_ttl: float | None = None,
-        failed_ttl: float | None = None,
-    ) -> None:
+    def __init__(self, celery_app: Any, **options: Unpack[CheckOptions]) -> None:
+        super().__init__(**options)
         self.celery_app = celery_app
         self._link = _BrokerLink(celery_app)
-        # Registration options the check carries; add_check's own options win over them.
-        if name is not None:
-            self.name = name
-        if tags is not None:
-            self.tags = (tags,) if isinstance(tags, str) else tuple(tags)
-        if critical is not None:
-            self.critical = critical
-        self.timeout = timeout
-        self.success_ttl = success_ttl
-        self.failed_ttl = failed_ttl
 
     def close(self) -> None:
         """Close the broker connection the check keeps; the next run opens a new one."""
@@ -417,7 +398,7 @@ class CeleryWorkersCheck(_CeleryCheck):
         celery_app: Any,
         min_workers: int = 1,
         names: Iterable[str] | None = None,
-        **options: Any,
+        **options: Unpack[CheckOptions],
     ) -> None:
         super().__init__(celery_app, **options)
         if isinstance(names, str):
@@ -524,7 +505,7 @@ class CeleryQueueCheck(_CeleryCheck):
         queues: Iterable[str] | str = ("celery",),
         warn: int | None = None,
         fail: int | None = None,
-        **options: Any,
+        **options: Unpack[CheckOptions],
     ) -> None:
         super().__init__(celery_app, **options)
         self.queues = (queues,) if isinstance(queues, str) else tuple(dict.fromkeys(queues))

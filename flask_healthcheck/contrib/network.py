@@ -20,15 +20,20 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from http.client import HTTPException, IncompleteRead, RemoteDisconnected
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from flask_healthcheck.budget import time_left
+from flask_healthcheck.contrib._base import BuiltinCheck
 from flask_healthcheck.exceptions import CheckError
 from flask_healthcheck.redact import mask_credentials
-from flask_healthcheck.registry import READY
 from flask_healthcheck.results import Outcome
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from flask_healthcheck.registry import CheckOptions
 
 #: Seconds a check called outside the runner (directly, in a test or a shell) may take.
 DEFAULT_TIMEOUT = 2.0
@@ -124,7 +129,7 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-class HttpCheck:
+class HttpCheck(BuiltinCheck):
     """An HTTP(S) endpoint answers with an expected status, within the check's time.
 
     ``health.add_check(HttpCheck("http://flower:5555/healthcheck", name="flower"))``.
@@ -153,12 +158,7 @@ class HttpCheck:
         follow_redirects: bool = True,
         ssl_context: ssl.SSLContext | None = None,
         proxies: Mapping[str, str] | None = None,
-        name: str | None = None,
-        tags: Iterable[str] = (READY,),
-        critical: bool | None = None,
-        timeout: float | None = None,
-        success_ttl: float | None = None,
-        failed_ttl: float | None = None,
+        **options: Unpack[CheckOptions],
     ) -> None:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in {"http", "https"} or not parts.hostname:
@@ -202,12 +202,8 @@ class HttpCheck:
         if not follow_redirects:
             handlers.append(_NoRedirects())
         self._opener = urllib.request.build_opener(*handlers)
-        self.name = name if name is not None else _check_name("http", host, port)
-        self.tags = tuple(tags)
-        self.critical = critical
-        self.timeout = timeout
-        self.success_ttl = success_ttl
-        self.failed_ttl = failed_ttl
+        self.name = _check_name("http", host, port)
+        super().__init__(**options)
 
     def __repr__(self) -> str:
         return f"HttpCheck({self._shown_url!r}, name={self.name!r})"
@@ -265,7 +261,7 @@ def _describe_http_error(exc: BaseException, budget: float) -> str:
     return f"request failed ({type(exc).__name__})"
 
 
-class TcpCheck:
+class TcpCheck(BuiltinCheck):
     """A TCP port accepts a connection within the check's time; the connection is closed at once.
 
     ``health.add_check(TcpCheck("rabbitmq", 5672))``. The name defaults to
@@ -278,13 +274,7 @@ class TcpCheck:
         self,
         host: str,
         port: int,
-        *,
-        name: str | None = None,
-        tags: Iterable[str] = (READY,),
-        critical: bool | None = None,
-        timeout: float | None = None,
-        success_ttl: float | None = None,
-        failed_ttl: float | None = None,
+        **options: Unpack[CheckOptions],
     ) -> None:
         if not host:
             raise ValueError("TcpCheck needs a host name or address")
@@ -292,12 +282,8 @@ class TcpCheck:
             raise ValueError(f"port must be a number from 1 to 65535; got {port!r}")
         self.host = host
         self.port = port
-        self.name = name if name is not None else _check_name("tcp", host, port)
-        self.tags = tuple(tags)
-        self.critical = critical
-        self.timeout = timeout
-        self.success_ttl = success_ttl
-        self.failed_ttl = failed_ttl
+        self.name = _check_name("tcp", host, port)
+        super().__init__(**options)
 
     def __repr__(self) -> str:
         return f"TcpCheck({self.host!r}, {self.port!r}, name={self.name!r})"

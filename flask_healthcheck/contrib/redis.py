@@ -11,10 +11,11 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from flask_healthcheck.budget import time_left
+from flask_healthcheck.contrib._base import BuiltinCheck
 from flask_healthcheck.contrib.network import (
     DEFAULT_TIMEOUT,
     describe_connection_error,
@@ -22,8 +23,12 @@ from flask_healthcheck.contrib.network import (
 )
 from flask_healthcheck.exceptions import CheckError, MissingDependencyError
 from flask_healthcheck.redact import mask_credentials
-from flask_healthcheck.registry import READY
 from flask_healthcheck.results import Outcome
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from flask_healthcheck.registry import CheckOptions
 
 try:
     import redis
@@ -80,7 +85,7 @@ def _checkout(pool: Any) -> Any:
         return pool.get_connection("PING")
 
 
-class RedisCheck:
+class RedisCheck(BuiltinCheck):
     """Redis answers PING and stores, returns and deletes a key.
 
     ``health.add_check(RedisCheck(redis_client))`` reuses the app's :class:`redis.Redis` client
@@ -101,19 +106,17 @@ class RedisCheck:
     of :meth:`~flask_healthcheck.HealthCheck.add_check`.
     """
 
+    name = "redis"
+
     def __init__(
         self,
         client_or_url: redis.Redis | str,
         *,
-        name: str = "redis",
-        tags: Iterable[str] = (READY,),
-        critical: bool | None = None,
-        timeout: float | None = None,
-        success_ttl: float | None = None,
-        failed_ttl: float | None = None,
         key_prefix: str = KEY_PREFIX,
         client_options: Mapping[str, Any] | None = None,
+        **options: Unpack[CheckOptions],
     ) -> None:
+        super().__init__(**options)
         self._lock = threading.Lock()
         self._client: redis.Redis | None
         self._url: str | None
@@ -143,12 +146,6 @@ class RedisCheck:
         self._db = int(connection_kwargs.get("db", 0) or 0)
         self.location = _location(connection_kwargs, service_name)
         self.key_prefix = key_prefix
-        self.name = name
-        self.tags = tuple(tags)
-        self.critical = critical
-        self.timeout = timeout
-        self.success_ttl = success_ttl
-        self.failed_ttl = failed_ttl
 
     def __repr__(self) -> str:
         return f"RedisCheck(<redis at {self.location}>, name={self.name!r})"

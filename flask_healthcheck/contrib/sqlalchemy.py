@@ -28,14 +28,20 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from flask import current_app
 
 from flask_healthcheck.budget import time_left
+from flask_healthcheck.contrib._base import BuiltinCheck
 from flask_healthcheck.exceptions import CheckError, MissingDependencyError
 from flask_healthcheck.redact import mask_credentials
 from flask_healthcheck.results import Outcome
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from flask_healthcheck.registry import CheckOptions
 
 try:
     import sqlalchemy as sa
@@ -476,7 +482,7 @@ def _named_engines(source: object) -> list[tuple[str, Engine]]:
     return pairs
 
 
-class DatabaseCheck:
+class DatabaseCheck(BuiltinCheck):
     """Run ``SELECT 1`` (or *query*) on each engine, and report how fast each answered.
 
     *target* is Flask-SQLAlchemy's ``db`` (all its engines, binds included, found in the app
@@ -498,19 +504,17 @@ class DatabaseCheck:
     outage should take pods out of the load balancer, not restart them all.
     """
 
+    name = "database"
+
     def __init__(
         self,
         target: EngineSource | None = None,
         *,
         engines: Mapping[Any, Engine] | Iterable[Engine] | None = None,
         query: str | Executable | None = None,
-        name: str = "database",
-        tags: Iterable[str] = ("ready",),
-        critical: bool = True,
-        timeout: float | None = None,
-        success_ttl: float | None = None,
-        failed_ttl: float | None = None,
+        **options: Unpack[CheckOptions],
     ) -> None:
+        super().__init__(**options)
         if target is not None and engines is not None:
             raise TypeError(
                 "give the engines either as the first argument or as engines=, not both"
@@ -530,12 +534,6 @@ class DatabaseCheck:
             self.query = sa.text(query)
         else:
             self.query = query
-        self.name = name
-        self.tags = tuple(tags)
-        self.critical = critical
-        self.timeout = timeout
-        self.success_ttl = success_ttl
-        self.failed_ttl = failed_ttl
         self._probes: dict[Engine, _Probe] = {}
         self._lock = threading.Lock()
 
@@ -629,7 +627,7 @@ def _row_values(values: RowValues | None) -> dict[str, Any]:
     return dict(values() if callable(values) else values)
 
 
-class ModelCheck:
+class ModelCheck(BuiltinCheck):
     """Insert, read back, update and delete one row of *model*, and roll it all back.
 
     The seed's "database models" check: it proves that the application can write as well as
@@ -659,12 +657,7 @@ class ModelCheck:
         *,
         values: RowValues | None = None,
         changes: RowValues | None = None,
-        name: str | None = None,
-        tags: Iterable[str] = ("ready",),
-        critical: bool = True,
-        timeout: float | None = None,
-        success_ttl: float | None = None,
-        failed_ttl: float | None = None,
+        **options: Unpack[CheckOptions],
     ) -> None:
         mapper = sa.inspect(model, raiseerr=False)
         if not isinstance(mapper, Mapper):
@@ -688,12 +681,8 @@ class ModelCheck:
         self._changes = changes
         table = getattr(mapper.local_table, "name", None) or model.__name__
         default_name = "model:" + re.sub(r"[^A-Za-z0-9_.\-]", "_", table)[:122]
-        self.name = name if name is not None else default_name
-        self.tags = tuple(tags)
-        self.critical = critical
-        self.timeout = timeout
-        self.success_ttl = success_ttl
-        self.failed_ttl = failed_ttl
+        self.name = default_name
+        super().__init__(**options)
 
     def __repr__(self) -> str:
         return f"<ModelCheck {self.name!r} of {self.model.__name__}>"

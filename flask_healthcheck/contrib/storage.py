@@ -13,13 +13,18 @@ import os
 import stat
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeAlias
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeAlias
 
+from flask_healthcheck.contrib._base import BuiltinCheck
 from flask_healthcheck.exceptions import CheckError, MissingDependencyError
 from flask_healthcheck.redact import mask_credentials
-from flask_healthcheck.registry import READY
 from flask_healthcheck.results import Outcome
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from flask_healthcheck.registry import CheckOptions
 
 #: Names of probe files start with this; each run adds a random part.
 PROBE_PREFIX = ".flask_healthcheck-probe-"
@@ -79,7 +84,7 @@ def _describe_os_error(error: OSError) -> str:
     return type(error).__name__
 
 
-class StorageCheck:
+class StorageCheck(BuiltinCheck):
     """Files can be written, listed, read back and deleted where the app keeps them.
 
     ``health.add_check(StorageCheck("/srv/uploads"))``, or with an fsspec URL such as
@@ -98,19 +103,17 @@ class StorageCheck:
     of :meth:`~flask_healthcheck.HealthCheck.add_check`.
     """
 
+    name = "storage"
+
     def __init__(
         self,
         directory_or_url: Location | Callable[[], Location | None] | None = None,
         *,
-        name: str = "storage",
-        tags: Iterable[str] = (READY,),
-        critical: bool | None = None,
-        timeout: float | None = None,
-        success_ttl: float | None = None,
-        failed_ttl: float | None = None,
         storage_options: Mapping[str, Any] | None = None,
         fsync: bool = True,
+        **options: Unpack[CheckOptions],
     ) -> None:
+        super().__init__(**options)
         if callable(directory_or_url):
             self._locate: Callable[[], Location | None] = directory_or_url
         else:
@@ -120,12 +123,6 @@ class StorageCheck:
             self._locate = lambda: fixed
         self.storage_options = dict(storage_options or {})
         self.fsync = fsync
-        self.name = name
-        self.tags = tuple(tags)
-        self.critical = critical
-        self.timeout = timeout
-        self.success_ttl = success_ttl
-        self.failed_ttl = failed_ttl
         self._filesystems: dict[str, tuple[Any, str]] = {}
 
     def __repr__(self) -> str:

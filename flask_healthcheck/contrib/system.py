@@ -13,13 +13,18 @@ import os
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flask_healthcheck.budget import time_left
+from flask_healthcheck.contrib._base import BuiltinCheck
 from flask_healthcheck.contrib.network import DEFAULT_TIMEOUT
 from flask_healthcheck.exceptions import MissingDependencyError
-from flask_healthcheck.registry import READY
 from flask_healthcheck.results import Outcome
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from flask_healthcheck.registry import CheckOptions
 
 try:
     import psutil
@@ -69,28 +74,7 @@ class _Limits:
         return ""
 
 
-class _CheckOptions:
-    """The registration defaults every system check carries, as ``add_check`` reads them."""
-
-    def __init__(
-        self,
-        *,
-        name: str,
-        tags: Iterable[str],
-        critical: bool | None,
-        timeout: float | None,
-        success_ttl: float | None,
-        failed_ttl: float | None,
-    ) -> None:
-        self.name = name
-        self.tags = tuple(tags)
-        self.critical = critical
-        self.timeout = timeout
-        self.success_ttl = success_ttl
-        self.failed_ttl = failed_ttl
-
-
-class DiskCheck(_CheckOptions):
+class DiskCheck(BuiltinCheck):
     """Each path's file system has room left: percent used as ``df`` shows it, with free bytes.
 
     ``health.add_check(DiskCheck(["/", "/srv/uploads"]))``. Defaults: warn from 80% used, fail
@@ -103,33 +87,23 @@ class DiskCheck(_CheckOptions):
     instance out of service, and restarting it (liveness) would not free a byte.
     """
 
+    name = "disk"
+
     def __init__(
         self,
         paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] = ("/",),
         *,
         warn: float | None = 80.0,
         fail: float | None = 90.0,
-        name: str = "disk",
-        tags: Iterable[str] = (READY,),
-        critical: bool | None = None,
-        timeout: float | None = None,
-        success_ttl: float | None = None,
-        failed_ttl: float | None = None,
+        **options: Unpack[CheckOptions],
     ) -> None:
+        super().__init__(**options)
         if isinstance(paths, str | os.PathLike):
             paths = [paths]
         self.paths = tuple(os.fspath(path) for path in paths)
         if not self.paths:
             raise ValueError("DiskCheck needs at least one path")
         self._limits = _Limits(warn, fail)
-        super().__init__(
-            name=name,
-            tags=tags,
-            critical=critical,
-            timeout=timeout,
-            success_ttl=success_ttl,
-            failed_ttl=failed_ttl,
-        )
 
     @property
     def warn(self) -> float | None:
@@ -171,7 +145,7 @@ class DiskCheck(_CheckOptions):
         )
 
 
-class MemoryCheck(_CheckOptions):
+class MemoryCheck(BuiltinCheck):
     """Memory in use, as the percentage of total memory that is not available to new work.
 
     ``health.add_check(MemoryCheck())``. Defaults: warn from 85%, never fail. The value is
@@ -180,27 +154,17 @@ class MemoryCheck(_CheckOptions):
     container's limit. The name defaults to ``memory`` and the tags to ``("ready",)``.
     """
 
+    name = "memory"
+
     def __init__(
         self,
         *,
         warn: float | None = 85.0,
         fail: float | None = None,
-        name: str = "memory",
-        tags: Iterable[str] = (READY,),
-        critical: bool | None = None,
-        timeout: float | None = None,
-        success_ttl: float | None = None,
-        failed_ttl: float | None = None,
+        **options: Unpack[CheckOptions],
     ) -> None:
+        super().__init__(**options)
         self._limits = _Limits(warn, fail)
-        super().__init__(
-            name=name,
-            tags=tags,
-            critical=critical,
-            timeout=timeout,
-            success_ttl=success_ttl,
-            failed_ttl=failed_ttl,
-        )
 
     @property
     def warn(self) -> float | None:
@@ -240,7 +204,7 @@ def _cpu_sample() -> _CpuSample:
     return _CpuSample(time.monotonic(), total - idle, total)
 
 
-class CpuCheck(_CheckOptions):
+class CpuCheck(BuiltinCheck):
     """CPU utilisation of the machine, averaged since the check's previous run.
 
     ``health.add_check(CpuCheck())``. Defaults: warn from 90%, never fail. A single instant
@@ -257,6 +221,8 @@ class CpuCheck(_CheckOptions):
     and the tags to ``("ready",)``.
     """
 
+    name = "cpu"
+
     def __init__(
         self,
         *,
@@ -264,13 +230,9 @@ class CpuCheck(_CheckOptions):
         fail: float | None = None,
         interval: float = 0.5,
         max_window: float = 60.0,
-        name: str = "cpu",
-        tags: Iterable[str] = (READY,),
-        critical: bool | None = None,
-        timeout: float | None = None,
-        success_ttl: float | None = None,
-        failed_ttl: float | None = None,
+        **options: Unpack[CheckOptions],
     ) -> None:
+        super().__init__(**options)
         if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
             raise ValueError(f"'interval' must be a number of seconds above 0; got {interval!r}")
         if not isinstance(max_window, int | float) or max_window < interval:
@@ -283,14 +245,6 @@ class CpuCheck(_CheckOptions):
         self._limits = _Limits(warn, fail)
         self._lock = threading.Lock()
         self._baseline: _CpuSample | None = None
-        super().__init__(
-            name=name,
-            tags=tags,
-            critical=critical,
-            timeout=timeout,
-            success_ttl=success_ttl,
-            failed_ttl=failed_ttl,
-        )
 
     @property
     def warn(self) -> float | None:
