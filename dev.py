@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -22,9 +23,35 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".installed-pyproject-sha256"
 
+#: Programs the tests run, with the Debian package that provides each.
+SYSTEM_PACKAGES = {"chromium": "chromium"}
+
+
+def ensure_system_packages() -> None:
+    """Install the missing programs of ``SYSTEM_PACKAGES`` as root on a Debian-like system.
+
+    Elsewhere nothing is installed, and the tests that need a missing program skip with a
+    reason (or fail under ``CI=true``).
+    """
+    missing = sorted(
+        {package for program, package in SYSTEM_PACKAGES.items() if not shutil.which(program)}
+    )
+    if not missing or os.name != "posix" or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return
+    print(f"installing {', '.join(missing)} with apt-get", flush=True)
+    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=environment)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=300", *missing],
+        check=True,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+    )
+
 
 def ensure_environment() -> None:
-    """Create the virtual environment and install the project into it if it is stale."""
+    """Install missing test programs, then create the virtual environment if it is stale."""
+    ensure_system_packages()
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted and PYTHON.exists():
         return

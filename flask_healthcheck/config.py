@@ -37,9 +37,10 @@ def _http_status(key: str, value: object) -> int:
 
 
 def _path(key: str, value: object) -> str:
-    if isinstance(value, str) and value.startswith("/") and " " not in value:
+    if isinstance(value, str) and value.startswith("/"):
         stripped = value.rstrip("/")
-        if stripped and "<" not in stripped:
+        # "?" and "#" would end the path in a request; "<" would start a URL variable.
+        if stripped and not any(char.isspace() or char in "?#<>" for char in stripped):
             return stripped
     raise ConfigurationError(
         f"{key} must be a URL path that starts with '/' and is not '/' itself, "

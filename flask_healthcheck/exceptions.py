@@ -28,9 +28,9 @@ class CheckError(HealthCheckError):
 class MissingDependencyError(HealthCheckError, ImportError):
     """An integration was used without the optional package it needs installed."""
 
-    def __init__(self, package: str, extra: str) -> None:
+    def __init__(self, package: str, extra: str, needed_by: str = "this check") -> None:
         super().__init__(
-            f"this check needs the {package!r} package, which is not installed; "
+            f"{needed_by} needs the {package!r} package, which is not installed; "
             f"install it with: pip install 'flask-healthcheck[{extra}]'"
         )
         self.package = package

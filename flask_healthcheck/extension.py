@@ -185,15 +185,25 @@ class AppState:
                 StatusChange("check", result.name, result.passed, before, result.output)
             )
 
-    def record_answer(self, endpoint: str, status_code: int, report: Report | None) -> None:
-        """Views call this for every answer: metrics count it, listeners hear of changes."""
+    def record_answer(
+        self,
+        endpoint: str,
+        status_code: int,
+        report: Report | None,
+        exclusions: Collection[str] = (),
+    ) -> None:
+        """Views call this for every answer: metrics count it, listeners hear of changes.
+
+        The one-check endpoint has no status of its own: its check's changes are the changes.
+        """
         self.metrics.record_answer(endpoint, status_code)
-        if report is None:
+        if report is None or endpoint == "check":
             self.events.answered(endpoint, status_code, None, "")
             return
         failing = [result.name for result in report.results if not result.passed]
         output = "failing: " + ", ".join(failing) if failing else "all checks pass"
-        self.events.answered(endpoint, status_code, report.passed, output)
+        selection = ",".join(sorted(set(exclusions)))
+        self.events.answered(endpoint, status_code, report.passed, output, selection=selection)
 
 
 def _track_requests(app: Flask, lifecycle: Lifecycle) -> None:

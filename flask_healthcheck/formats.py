@@ -1,4 +1,4 @@
-"""Report formats: the Runscope-compatible JSON, IETF health+json and Kubernetes-style text.
+"""Report formats: Runscope-compatible JSON, IETF health+json, Kubernetes-style text and HTML.
 
 A format turns a :class:`~flask_healthcheck.results.Report` into a body; it never runs checks.
 """
@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .page import render_html
 from .results import CheckResult, Report, Status
 
 
@@ -120,8 +121,12 @@ FORMATS: dict[str, Format] = {
     "json": Format("json", "application/json", render_json),
     "health+json": Format("health+json", "application/health+json", render_health_json),
     "text": Format("text", "text/plain", render_text),
+    "html": Format("html", "text/html", render_html),
 }
 _BY_MIMETYPE = {fmt.mimetype: fmt for fmt in FORMATS.values()}
+# A browser's Accept header gets the HTML page of the full report only; the probes' endpoints
+# answer it with JSON unless ``?format=html`` asks for the page.
+_PROBE_MIMETYPES = [mimetype for mimetype in _BY_MIMETYPE if mimetype != "text/html"]
 
 
 class UnknownFormatError(ValueError):
@@ -129,13 +134,21 @@ class UnknownFormatError(ValueError):
         super().__init__(f"unknown format {requested!r}; use one of: {', '.join(FORMATS)}")
 
 
-def choose(requested: str | None, best_mimetype: Callable[[list[str]], str | None]) -> Format:
-    """The format named by ``?format=``, else the best match of the Accept header, else JSON."""
+def choose(
+    requested: str | None,
+    best_mimetype: Callable[[list[str]], str | None],
+    *,
+    html: bool = False,
+) -> Format:
+    """The format named by ``?format=``, else the best match of the Accept header, else JSON.
+
+    The Accept header selects the HTML page only when *html* is true (the full report).
+    """
     if requested is not None:
         try:
             # An unescaped '+' in a query string arrives as a space: "?format=health+json".
             return FORMATS[requested.strip().lower().replace(" ", "+")]
         except KeyError:
             raise UnknownFormatError(requested) from None
-    mimetype = best_mimetype(list(_BY_MIMETYPE))
+    mimetype = best_mimetype(list(_BY_MIMETYPE) if html else _PROBE_MIMETYPES)
     return _BY_MIMETYPE.get(mimetype or "", FORMATS["json"])

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.routing import PathConverter
 
 from .exceptions import MissingDependencyError
 from .extension import AppState
@@ -112,7 +114,7 @@ class _Endpoints:
         except Exception:
             logger.exception("the health endpoint failed")
             response = _error(503, "the health check failed internally; see the application's log")
-        self.state.record_answer(endpoint, response.status_code, report)
+        self.state.record_answer(endpoint, response.status_code, report, _exclusions())
         return response
 
     def report(self) -> Response:
@@ -138,7 +140,7 @@ class _Endpoints:
             return _error(404, "metrics are turned off: HEALTHCHECK_METRICS is False")
         try:
             require_prometheus_client()
-            self.state.full_report()
+            self.state.metrics.record_report(self.state.full_report())
             body, content_type = self.state.metrics.exposition(request.headers.get("Accept"))
         except MissingDependencyError as exc:
             return _error(501, str(exc))
@@ -164,8 +166,21 @@ def make_blueprint(state: AppState) -> Blueprint:
     blueprint.add_url_rule("/startup", "startup", endpoints.startup, methods=methods)
     blueprint.add_url_rule("/metrics", "metrics", endpoints.metrics, methods=methods)
     blueprint.add_url_rule("/<name>", "check", endpoints.one_check, methods=methods)
-    blueprint.add_url_rule("/<path:rest>", "not_found", endpoints.not_found, methods=methods)
+    blueprint.record_once(_add_any_path_converter)
+    blueprint.add_url_rule(
+        "/<healthcheck_any_path:rest>", "not_found", endpoints.not_found, methods=methods
+    )
     return blueprint
+
+
+class _AnyPathConverter(PathConverter):
+    """Werkzeug's ``path`` converter stops at a newline; this one answers every deeper path."""
+
+    regex = "(?s:[^/].*?)"
+
+
+def _add_any_path_converter(setup: BlueprintSetupState) -> None:
+    setup.app.url_map.converters.setdefault("healthcheck_any_path", _AnyPathConverter)
 
 
 def _status_line(code: int) -> str:

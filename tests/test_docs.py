@@ -23,5 +23,5 @@ def test_configuration_page_lists_every_key_with_its_default_and_argument() -> N
 def test_every_integration_module_has_a_docs_page() -> None:
     package = Path(__file__).resolve().parent.parent / "flask_healthcheck" / "contrib"
     pages = {page.stem for page in (DOCS / "integrations").glob("*.rst")}
-    modules = {module.stem for module in package.glob("*.py") if module.stem != "__init__"}
+    modules = {module.stem for module in package.glob("*.py") if not module.stem.startswith("_")}
     assert modules <= pages, f"undocumented integrations: {sorted(modules - pages)}"

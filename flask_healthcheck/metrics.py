@@ -1,0 +1,388 @@
+"""Prometheus metrics of one app's checks and endpoints, served at ``{path}/metrics``.
+
+:class:`HealthMetrics` records every new check result and every answer of an endpoint from the
+moment the app is initialised, in plain Python: ``prometheus_client`` is imported only when the
+metrics are exposed (scraped, or added to a registry), so an app that never asks for them does
+not need it. The collector reads the recorded state at scrape time; no global metric objects are
+created, so several apps in one process never share or clash over a time series.
+
+Metric names, labels and examples: ``docs/prometheus.rst``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import threading
+import weakref
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .exceptions import MissingDependencyError
+from .registry import Registry
+from .results import CheckResult, Report
+from .runner import Transition
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+    from prometheus_client.registry import CollectorRegistry
+
+#: Upper bounds (seconds) of the buckets of ``healthcheck_check_duration_seconds``: from a
+#: cached-connection ping (1 ms) to the longest timeout a check should have.
+DURATION_BUCKETS: tuple[float, ...] = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
+
+#: Labels the metrics use themselves, which extra labels given to ``register`` may not take.
+_OWN_LABELS = frozenset({"check", "critical", "to", "unit", "endpoint", "code", "le"})
+# Names starting with "__" are reserved by Prometheus.
+_LABEL_NAME = re.compile(r"(?!__)[A-Za-z_][A-Za-z0-9_]*")
+
+
+def require_prometheus_client() -> None:
+    """Raise :class:`~flask_healthcheck.MissingDependencyError` without ``prometheus_client``."""
+    try:
+        import prometheus_client  # noqa: F401
+    except ImportError:
+        raise MissingDependencyError(
+            "prometheus_client", "prometheus", needed_by="Prometheus metrics"
+        ) from None
+
+
+@dataclass
+class _CheckSeries:
+    """What the metrics keep about one check: its latest state and counts since start."""
+
+    passed: bool | None = None
+    warning: bool = False
+    critical: bool = True
+    last_run: float | None = None
+    last_success: float | None = None
+    observed: tuple[float, str] | None = None
+    transitions_to_pass: int = 0
+    transitions_to_fail: int = 0
+    bucket_counts: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BUCKETS) + 1))
+    duration_sum: float = 0.0
+
+    def update(self, result: CheckResult) -> None:
+        """Take *result* as the latest state, unless a newer one has been taken already."""
+        if result.passed and (self.last_success is None or result.timestamp > self.last_success):
+            self.last_success = result.timestamp
+        if self.last_run is not None and result.timestamp < self.last_run:
+            return
+        self.passed = result.passed
+        self.warning = result.warning
+        self.critical = result.critical
+        self.last_run = result.timestamp
+        observed = result.observed_value
+        if isinstance(observed, int | float):  # bool is an int: True is 1
+            self.observed = (float(observed), result.observed_unit or "")
+        else:
+            self.observed = None
+
+    def copy(self) -> _CheckSeries:
+        return _CheckSeries(
+            passed=self.passed,
+            warning=self.warning,
+            critical=self.critical,
+            last_run=self.last_run,
+            last_success=self.last_success,
+            observed=self.observed,
+            transitions_to_pass=self.transitions_to_pass,
+            transitions_to_fail=self.transitions_to_fail,
+            bucket_counts=list(self.bucket_counts),
+            duration_sum=self.duration_sum,
+        )
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    checks: dict[str, _CheckSeries]
+    responses: dict[tuple[str, int], int]
+
+
+class HealthMetrics:
+    """The Prometheus metrics of one app; ``health.metrics(app)`` returns it.
+
+    The extension feeds it (:meth:`record_result`, :meth:`record_answer`,
+    :meth:`record_report`); it serves
+    ``{path}/metrics`` and can add the same metrics to the app's own registry with
+    :meth:`register`.
+    """
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+        self._lock = threading.Lock()
+        self._checks: dict[str, _CheckSeries] = {}
+        self._responses: dict[tuple[str, int], int] = {}
+        self._own_registry: CollectorRegistry | None = None
+
+    # -- recording (no prometheus_client needed) ---------------------------------------------
+
+    def record_result(self, transition: Transition) -> None:
+        """Runner listener: one new result of a check (a run, or a run timing out)."""
+        result = transition.result
+        previous = transition.previous
+        bucket = bisect.bisect_left(DURATION_BUCKETS, result.response_time)
+        with self._lock:
+            series = self._series(result.name)
+            series.update(result)
+            if previous is not None and previous.passed != result.passed:
+                if result.passed:
+                    series.transitions_to_pass += 1
+                else:
+                    series.transitions_to_fail += 1
+            series.bucket_counts[bucket] += 1
+            series.duration_sum += result.response_time
+
+    def record_report(self, report: Report) -> None:
+        """Take the results of *report* as the latest state of its checks.
+
+        A scrape runs the checks first; the runner wakes the scrape before its listeners record
+        the new results, so the scrape records them itself to show them at once.
+        """
+        with self._lock:
+            for result in report.results:
+                self._series(result.name).update(result)
+
+    def _series(self, name: str) -> _CheckSeries:
+        series = self._checks.get(name)
+        if series is None:
+            series = self._checks[name] = _CheckSeries()
+        return series
+
+    def record_answer(self, endpoint: str, status_code: int) -> None:
+        """Answer listener: one answer of *endpoint* (``report``, ``live``, ``ready``, ...)."""
+        key = (endpoint, status_code)
+        with self._lock:
+            self._responses[key] = self._responses.get(key, 0) + 1
+
+    def _snapshot(self) -> _Snapshot:
+        names = [spec.name for spec in self._registry]
+        with self._lock:
+            checks = {name: series.copy() for name, series in self._checks.items()}
+            responses = dict(self._responses)
+        for name in names:  # registered checks that have not run yet: zero counts
+            checks.setdefault(name, _CheckSeries())
+        return _Snapshot(checks, responses)
+
+    # -- exposing (imports prometheus_client) --------------------------------------------------
+
+    def register(
+        self, registry: CollectorRegistry, *, labels: Mapping[str, str] | None = None
+    ) -> None:
+        """Add these metrics to *registry*, such as ``prometheus_client.REGISTRY``.
+
+        Several apps may register into one registry; each must then give *labels* that tell
+        its series apart (``labels={"app": "admin"}``), or the second one raises ``ValueError``.
+        Raises :class:`~flask_healthcheck.MissingDependencyError` without ``prometheus_client``.
+        """
+        require_prometheus_client()
+        extra = _validated_labels(labels)
+        with _COLLECTORS_LOCK:
+            collector = _COLLECTORS.get(registry)
+            if collector is None:
+                collector = _RegistryCollector()
+                collector.add(self, extra)
+                registry.register(collector)
+                _COLLECTORS[registry] = collector
+            else:
+                collector.add(self, extra)
+
+    def unregister(self, registry: CollectorRegistry) -> None:
+        """Take these metrics out of *registry* again."""
+        with _COLLECTORS_LOCK:
+            collector = _COLLECTORS.get(registry)
+            if collector is not None and collector.remove(self):
+                registry.unregister(collector)
+                del _COLLECTORS[registry]
+
+    def exposition(self, accept: str | None) -> tuple[bytes, str]:
+        """The body and content type of a scrape with this ``Accept`` header.
+
+        Prometheus text format, or OpenMetrics when the scraper asks for it. Raises
+        :class:`~flask_healthcheck.MissingDependencyError` without ``prometheus_client``.
+        """
+        require_prometheus_client()
+        from prometheus_client.exposition import choose_encoder
+
+        registry = self._own_registry
+        if registry is None:
+            with self._lock:
+                if self._own_registry is None:
+                    from prometheus_client.registry import CollectorRegistry
+
+                    own = CollectorRegistry(auto_describe=True)
+                    own.register(_RegistryCollector([(self, {})]))
+                    self._own_registry = own
+                registry = self._own_registry
+        encode, content_type = choose_encoder(accept or "")
+        return encode(registry), content_type
+
+
+def _validated_labels(labels: Mapping[str, str] | None) -> dict[str, str]:
+    extra = dict(labels or {})
+    taken = sorted(set(extra) & _OWN_LABELS)
+    if taken:
+        raise ValueError(
+            f"label(s) {', '.join(taken)} are used by the health metrics themselves; "
+            "choose other names, such as 'app'"
+        )
+    for name, value in extra.items():
+        if not (isinstance(name, str) and _LABEL_NAME.fullmatch(name)):
+            raise ValueError(f"{name!r} is not a valid Prometheus label name")
+        if not isinstance(value, str):
+            raise ValueError(f"the value of label {name!r} must be a string; got {value!r}")
+    return extra
+
+
+class _RegistryCollector:
+    """The one collector a registry holds for the health metrics of one or more apps.
+
+    A registry refuses two collectors that describe the same metric names, so the apps that
+    register into one registry share this collector, which merges their series.
+    """
+
+    def __init__(self, sources: list[tuple[HealthMetrics, dict[str, str]]] | None = None) -> None:
+        self._sources: list[tuple[HealthMetrics, dict[str, str]]] = list(sources or [])
+        self._lock = threading.Lock()
+
+    def add(self, metrics: HealthMetrics, labels: dict[str, str]) -> None:
+        with self._lock:
+            for registered, registered_labels in self._sources:
+                if registered is metrics:
+                    raise ValueError("these health metrics are already in this registry")
+                if registered_labels == labels:
+                    shown = labels or "no labels"
+                    raise ValueError(
+                        f"another app's health metrics are in this registry with {shown}; "
+                        "pass labels that tell the apps apart, such as "
+                        "register(registry, labels={'app': 'admin'})"
+                    )
+            self._sources.append((metrics, labels))
+
+    def remove(self, metrics: HealthMetrics) -> bool:
+        """Forget *metrics*; True when no source is left."""
+        with self._lock:
+            self._sources = [source for source in self._sources if source[0] is not metrics]
+            return not self._sources
+
+    def describe(self) -> list[Metric]:
+        return _families([])
+
+    def collect(self) -> list[Metric]:
+        with self._lock:
+            sources = list(self._sources)
+        return _families(sources)
+
+
+#: The collector of each registry that holds health metrics, shared by the apps in it.
+_COLLECTORS: weakref.WeakKeyDictionary[CollectorRegistry, _RegistryCollector] = (
+    weakref.WeakKeyDictionary()
+)
+_COLLECTORS_LOCK = threading.Lock()
+
+
+def _families(sources: list[tuple[HealthMetrics, dict[str, str]]]) -> list[Metric]:
+    """The metric families of *sources*, each app's samples with its extra labels.
+
+    With no sources, the empty families: what a registry's ``describe`` needs.
+    """
+    from prometheus_client.core import (
+        CounterMetricFamily,
+        GaugeMetricFamily,
+        HistogramMetricFamily,
+    )
+
+    extra_names = sorted({name for _, labels in sources for name in labels})
+
+    def labelled(*names: str) -> list[str]:
+        return [*names, *extra_names]
+
+    status = GaugeMetricFamily(
+        "healthcheck_check_status",
+        "1 when the latest result of the check passed, 0 when it failed.",
+        labels=labelled("check", "critical"),
+    )
+    warning = GaugeMetricFamily(
+        "healthcheck_check_warning",
+        "1 when the check passed with a warning (near a limit), else 0.",
+        labels=labelled("check"),
+    )
+    last_run = GaugeMetricFamily(
+        "healthcheck_check_last_run_timestamp_seconds",
+        "When the latest result of the check was made, in epoch seconds.",
+        labels=labelled("check"),
+    )
+    last_success = GaugeMetricFamily(
+        "healthcheck_check_last_success_timestamp_seconds",
+        "When the check last passed, in epoch seconds; absent until it has passed.",
+        labels=labelled("check"),
+    )
+    observed = GaugeMetricFamily(
+        "healthcheck_check_observed_value",
+        "The numeric value the check observed in its latest result, in its unit.",
+        labels=labelled("check", "unit"),
+    )
+    transitions = CounterMetricFamily(
+        "healthcheck_check_transitions",
+        "Changes of the check between passing and failing, by the state it changed to.",
+        labels=labelled("check", "to"),
+    )
+    duration = HistogramMetricFamily(
+        "healthcheck_check_duration_seconds",
+        "How long each run of the check took (runs that timed out count their timeout).",
+        labels=labelled("check"),
+    )
+    responses = CounterMetricFamily(
+        "healthcheck_responses",
+        "Answers of the health endpoints, by endpoint and HTTP status code.",
+        labels=labelled("endpoint", "code"),
+    )
+    bounds = [*(repr(bound) for bound in DURATION_BUCKETS), "+Inf"]
+    for metrics, labels in sources:
+        taken = metrics._snapshot()
+        extra = [labels.get(name, "") for name in extra_names]
+        for name, series in taken.checks.items():
+            if series.passed is not None:
+                critical = "true" if series.critical else "false"
+                status.add_metric([name, critical, *extra], 1.0 if series.passed else 0.0)
+                warning.add_metric([name, *extra], 1.0 if series.warning else 0.0)
+            if series.last_run is not None:
+                last_run.add_metric([name, *extra], series.last_run)
+            if series.last_success is not None:
+                last_success.add_metric([name, *extra], series.last_success)
+            if series.observed is not None:
+                value, unit = series.observed
+                observed.add_metric([name, unit, *extra], value)
+            transitions.add_metric([name, "pass", *extra], series.transitions_to_pass)
+            transitions.add_metric([name, "fail", *extra], series.transitions_to_fail)
+            duration.add_metric(
+                [name, *extra],
+                list(zip(bounds, _cumulative(series.bucket_counts), strict=True)),
+                series.duration_sum,
+            )
+        for (endpoint, code), count in sorted(taken.responses.items()):
+            responses.add_metric([endpoint, str(code), *extra], count)
+    return [status, warning, last_run, last_success, observed, transitions, duration, responses]
+
+
+def _cumulative(counts: list[int]) -> Iterator[float]:
+    total = 0
+    for count in counts:
+        total += count
+        yield float(total)
