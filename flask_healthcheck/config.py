@@ -7,6 +7,7 @@ deployment can change what the code chose.
 
 from __future__ import annotations
 
+import difflib
 import math
 import socket
 from collections.abc import Callable, Mapping, MutableMapping
@@ -157,6 +158,15 @@ class Settings:
             key = cls.key(field.name)
             config.setdefault(key, defaults.get(field.name, field.default))
             values[field.name] = _VALIDATORS[field.name](key, config[key])
+        known = {cls.key(field.name) for field in fields(cls)}
+        for key in config:
+            if isinstance(key, str) and key.startswith(PREFIX) and key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f"; did you mean {close[0]}?" if close else ""
+                raise ConfigurationError(
+                    f"{key} is not a setting of flask_healthcheck{hint} (the settings are "
+                    f"{', '.join(sorted(known))})"
+                )
         if values["hostname"] is None:
             values["hostname"] = socket.gethostname()
         return cls(**values)

@@ -43,7 +43,7 @@ class Events:
     ) -> None:
         self._change_listeners = change_listeners
         self._answer_listeners = answer_listeners
-        self._endpoint_status: dict[str, bool] = {}
+        self._endpoint_status: dict[tuple[str, str], bool] = {}
         self._lock = threading.Lock()
 
     def changed(self, change: StatusChange) -> None:
@@ -65,8 +65,20 @@ class Events:
             except Exception:
                 logger.exception("a health check status-change listener failed")
 
-    def answered(self, endpoint: str, status_code: int, passed: bool | None, output: str) -> None:
-        """Record an answer of *endpoint*; *passed* is None for an error answer (400, 404)."""
+    def answered(
+        self,
+        endpoint: str,
+        status_code: int,
+        passed: bool | None,
+        output: str,
+        *,
+        selection: str = "",
+    ) -> None:
+        """Record an answer of *endpoint*; *passed* is None for an answer without a status of
+        its own (an error, 400 or 404). *selection* names the checks the request left out:
+        answers for different selections change each on their own, so two probes that
+        exclude different checks do not make every answer a change.
+        """
         for listener in self._answer_listeners:
             try:
                 listener(endpoint, status_code)
@@ -75,7 +87,7 @@ class Events:
         if passed is None:
             return
         with self._lock:
-            previous = self._endpoint_status.get(endpoint)
-            self._endpoint_status[endpoint] = passed
+            previous = self._endpoint_status.get((endpoint, selection))
+            self._endpoint_status[endpoint, selection] = passed
         if previous is not passed:
             self.changed(StatusChange("endpoint", endpoint, passed, previous, output))

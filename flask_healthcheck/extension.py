@@ -11,12 +11,12 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
-from flask import Flask, current_app, g, has_app_context, request
+from flask import Flask, current_app, has_app_context
 
 from .availability import Availability, AvailabilityState
 from .config import Settings
 from .events import AnswerListener, ChangeListener, Events, StatusChange
-from .lifecycle import Lifecycle
+from .lifecycle import Lifecycle, RequestTracker
 from .metrics import HealthMetrics
 from .registry import LIVE, READY, CheckOptions, CheckSpec, Registry, make_spec
 
@@ -206,22 +206,6 @@ class AppState:
         self.events.answered(endpoint, status_code, report.passed, output, selection=selection)
 
 
-def _track_requests(app: Flask, lifecycle: Lifecycle) -> None:
-    """Count the app's own requests in flight (health endpoints excluded) for the watchdog
-    and the load limit."""
-
-    @app.before_request
-    def started() -> None:
-        if request.blueprint != "healthcheck":
-            g._healthcheck_request = lifecycle.request_started()
-
-    @app.teardown_request
-    def finished(_: BaseException | None) -> None:
-        token = g.pop("_healthcheck_request", None)
-        if token is not None:
-            lifecycle.request_finished(token)
-
-
 def _state_result(name: str, state: AvailabilityState, word: str, tag: str) -> CheckResult:
     now = time.time()
     return CheckResult(
@@ -305,9 +289,11 @@ class HealthCheck:
         from .views import LivenessFastPath, make_blueprint
 
         app.register_blueprint(make_blueprint(state))
-        app.wsgi_app = LivenessFastPath(app.wsgi_app, state)  # type: ignore[method-assign]
         if lifecycle.tracks_requests:
-            _track_requests(app, lifecycle)
+            app.wsgi_app = RequestTracker(  # type: ignore[method-assign]
+                app.wsgi_app, lifecycle, settings.path
+            )
+        app.wsgi_app = LivenessFastPath(app.wsgi_app, state)  # type: ignore[method-assign]
         if settings.drain_seconds:
             if threading.current_thread() is threading.main_thread():
                 lifecycle.install_drain_handler()

@@ -14,13 +14,17 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterable
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .availability import Availability
 from .config import Settings
 from .registry import LIVE, READY
 from .results import CheckResult
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 logger = logging.getLogger("flask_healthcheck")
 
@@ -38,6 +42,7 @@ class Lifecycle:
         self._requests: dict[int, float] = {}  # token: start (time.monotonic())
         self._tokens = itertools.count()
         self.drain_installed = False
+        self._drain_handler: SignalHandler = None
 
     # -- heartbeats -----------------------------------------------------------------------
 
@@ -102,33 +107,86 @@ class Lifecycle:
     def install_drain_handler(self) -> None:
         """Turn readiness to "draining" on SIGTERM, then, after the drain period, exit.
 
-        The handler chains the one installed before it (gunicorn's worker handler, for
-        instance), calling it once the drain period has passed, from a timer thread so that
-        the process keeps serving meanwhile. Must be called from the main thread.
+        The handler chains the one installed before it (gunicorn's worker handler, or the
+        default action). When the drain period is over, a timer thread signals the main thread
+        again and the handler hands that signal to the previous one: handlers belong in the
+        main thread (``signal.signal`` works nowhere else, and gunicorn's sync worker notices
+        its handler's flag only when a signal wakes its ``select``). The process keeps serving
+        meanwhile. Installing it again changes nothing. Must be called from the main thread.
         """
+        if self._drain_handler is not None and (
+            signal.getsignal(signal.SIGTERM) is self._drain_handler
+        ):
+            return
         seconds = self._settings.drain_seconds
         previous: SignalHandler = signal.getsignal(signal.SIGTERM)
         availability = self._availability
+        stage = "serving"
 
-        def finish(signum: int, frame: FrameType | None) -> None:
+        def end_drain(signum: int) -> None:
+            nonlocal stage
+            stage = "drained"
+            _signal_main_thread(signum)
+
+        def hand_over(signum: int, frame: FrameType | None) -> None:
+            restored = previous if callable(previous) or previous == signal.SIG_IGN else None
+            signal.signal(signal.SIGTERM, restored or signal.SIG_DFL)
             if callable(previous):
                 previous(signum, frame)
-            elif previous == signal.SIG_IGN:
-                return
-            else:  # the default action: terminate
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                os.kill(os.getpid(), signal.SIGTERM)
+            elif restored is None:  # the default action: terminate
+                os.kill(os.getpid(), signum)
 
         def on_sigterm(signum: int, frame: FrameType | None) -> None:
-            if availability.readiness.reason == "draining":
+            nonlocal stage
+            if stage == "drained":
+                hand_over(signum, frame)
+                return
+            if stage == "draining":
                 return  # a second SIGTERM while draining changes nothing
+            stage = "draining"
             availability.set_ready(False, "draining")
             logger.info(
                 "SIGTERM: readiness is 'draining' for %g s, then the process exits", seconds
             )
-            timer = threading.Timer(seconds, finish, args=(signum, None))
+            timer = threading.Timer(seconds, end_drain, args=(signum,))
             timer.daemon = True
             timer.start()
 
         signal.signal(signal.SIGTERM, on_sigterm)
+        self._drain_handler = on_sigterm
         self.drain_installed = True
+
+
+class RequestTracker:
+    """WSGI middleware that counts the app's requests in flight, for the watchdog and the load
+    limit, from the moment the server hands one over until the app returns its response.
+
+    A request stuck before the view (opening a session, in another extension's
+    ``before_request`` hook) counts too. Requests under the health endpoints' *path* are not
+    counted, nor is a streamed body once the app has returned it: a long stream is no deadlock.
+    """
+
+    def __init__(self, wsgi_app: WSGIApplication, lifecycle: Lifecycle, path: str) -> None:
+        self.wsgi_app = wsgi_app
+        self._lifecycle = lifecycle
+        self._path = path
+        self._prefix = path + "/"
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == self._path or path.startswith(self._prefix):
+            return self.wsgi_app(environ, start_response)
+        token = self._lifecycle.request_started()
+        try:
+            return self.wsgi_app(environ, start_response)
+        finally:
+            self._lifecycle.request_finished(token)
+
+
+def _signal_main_thread(signum: int) -> None:
+    """Send *signum* to the main thread, whose blocking call it interrupts, where possible."""
+    main = threading.main_thread().ident
+    if hasattr(signal, "pthread_kill") and main is not None:
+        signal.pthread_kill(main, signum)
+    else:
+        os.kill(os.getpid(), signum)

@@ -7,9 +7,10 @@ import re
 MASK = "***"
 
 # scheme://user:password@host -> scheme://user:***@host (the user part may be empty, as in
-# redis://:secret@host).
+# redis://:secret@host). The password runs to the last "@" before a space or quote: a password
+# put into a URL unencoded may itself contain "@" or "/", and masking too much is harmless.
 _URL_PASSWORD = re.compile(
-    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]*):(?P<secret>[^\s@/]+)@"
+    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@'\"<>]*):(?P<secret>[^\s'\"<>]+)@"
 )
 # ?password=secret, &token=secret, ;api_key=secret and the like inside URLs and DSNs.
 _SECRET_PARAMETER = re.compile(

@@ -224,6 +224,11 @@ class Runner:
         # Only this request's deadline has passed; the run goes on and may still finish in time
         # for the next request, so this answer is not cached.
         waited = self._settings.deadline
+        logger.info(
+            "check %s still running at the request's deadline (%g s); answered as timed out",
+            spec.name,
+            waited,
+        )
         return self._make_result(
             spec,
             Outcome(False, f"timed out after {waited:g} s (the request's deadline)"),

@@ -6,11 +6,26 @@ app without Sentry pays nothing. Everything here is a no-op while Sentry is not 
 
 from __future__ import annotations
 
-import sentry_sdk
+from typing import Any
 
+import sentry_sdk
+from sentry_sdk.utils import event_from_exception
+
+from .redact import mask_credentials
 from .runner import Transition
 
 TAG = "healthcheck.check"
+
+
+def _masked(value: Any) -> Any:
+    """*value* with URL credentials masked in every string it holds."""
+    if isinstance(value, str):
+        return mask_credentials(value)
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(item) for item in value]
+    return value
 
 
 def _active() -> bool:
@@ -39,7 +54,12 @@ def report_transition(transition: Transition) -> None:
             },
         )
         if transition.exception is not None:
-            scope.capture_exception(transition.exception)
+            # Built here rather than by capture_exception so the exception's text (and the
+            # frames' variables) go out with URL credentials masked, as everywhere else.
+            event, hint = event_from_exception(
+                transition.exception, client_options=sentry_sdk.get_client().options
+            )
+            scope.capture_event(_masked(event), hint=hint)
         else:
             scope.capture_message(
                 f"health check {result.name!r} failed: {result.output}", level="error"

@@ -52,7 +52,8 @@ def _shows_details(token: str | None) -> bool:
         return False
     scheme, _, offered = header.partition(" ")
     if scheme.lower() == "bearer" and hmac.compare_digest(
-        offered.strip().encode("utf-8", "surrogateescape"), token.encode("utf-8")
+        # WSGI headers arrive decoded as latin-1: encoding back gives the bytes that were sent.
+        offered.strip().encode("latin-1", "replace"), token.encode("utf-8")
     ):
         return True
     raise _UnauthorisedError

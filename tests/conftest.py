@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -45,3 +47,42 @@ def hung_server() -> Iterator[BlackHole]:
     """A socket that accepts connections and never answers."""
     with black_hole() as server:
         yield server
+
+
+@pytest.fixture
+def release() -> Iterator[threading.Event]:
+    """An event that hung checks wait on; set at teardown so their threads end with the test.
+
+    Until teardown a check blocked on it never returns, as far as the library can tell.
+    """
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+class Calls:
+    """A thread-safe count of a check's calls."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def add(self) -> int:
+        with self._lock:
+            self.count += 1
+            return self.count
+
+
+@pytest.fixture
+def calls() -> Calls:
+    return Calls()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Poll *predicate* until it is true (for what a check's thread does after answering)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True

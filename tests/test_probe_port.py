@@ -105,6 +105,9 @@ def test_answers_are_the_main_ports_answers(
     health.add_check(lambda: (False, "slow"), name="search", critical=False)
     app = make_app(HEALTHCHECK_PROBE_PORT=port, HEALTHCHECK_PROBE_HOST="127.0.0.1")
     client = app.test_client()
+    # Start the app first: start-up completes in the background, so answers given while it is
+    # under way could differ between two requests, whichever port they came through.
+    assert client.get("/healthz/startup").status_code == 200
 
     for endpoint in ("live", "ready", "startup"):
         main = client.get(f"/healthz/{endpoint}?format=text")
@@ -452,6 +455,9 @@ def test_gunicorn_workers_each_bind_the_port_and_the_master_never_does(
     server.wait_for(f"{probe}/ready")
 
     master = psutil.Process(server.popen.pid)
+    due = time.monotonic() + 30
+    while len(master.children()) < 2 and time.monotonic() < due:
+        time.sleep(0.1)  # the first worker can answer before the master has forked the second
     workers = master.children()
     answered_by = set()
     for _ in range(40):

@@ -1,0 +1,241 @@
+"""The extension object: seed 001's form, app factories, several apps, and what it keeps."""
+
+from __future__ import annotations
+
+import gc
+import socket
+import weakref
+from collections.abc import Callable
+
+import pytest
+from flask import Flask, current_app
+
+from flask_healthcheck import HealthCheck
+
+from .conftest import Calls
+
+RUNSCOPE_KEYS = {"status", "hostname", "timestamp", "results"}
+RUNSCOPE_RESULT_KEYS = {"checker", "output", "passed", "timestamp", "expires"}
+
+
+def test_seed_001_form_serves_runscope_json_at_the_given_path() -> None:
+    app = Flask(__name__)
+    health = HealthCheck(app, "/health-check")
+
+    def health_check_db() -> tuple[bool, str]:
+        return True, "database ok"
+
+    health.add_check(health_check_db)
+
+    response = app.test_client().get("/health-check")
+
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    body = response.json
+    assert body.keys() >= RUNSCOPE_KEYS
+    assert body["status"] == "success"
+    assert body["hostname"] == socket.gethostname()
+    assert isinstance(body["timestamp"], float)
+    [result] = body["results"]
+    assert RUNSCOPE_RESULT_KEYS | {"response_time", "critical", "tags"} <= result.keys()
+    assert result["checker"] == "health_check_db"
+    assert result["output"] == "database ok"
+    assert result["passed"] is True
+    assert result["expires"] > result["timestamp"] > 0
+    assert 0 <= result["response_time"] < 5
+    assert result["critical"] is True
+    assert result["tags"] == ["ready"]
+
+
+def test_seed_001_form_reports_failure_with_503() -> None:
+    app = Flask(__name__)
+    health = HealthCheck(app, "/health-check")
+
+    def health_check_db() -> tuple[bool, str]:
+        return False, "Error connecting to database"
+
+    health.add_check(health_check_db)
+
+    response = app.test_client().get("/health-check")
+
+    assert response.status_code == 503
+    assert response.json["status"] == "failure"
+    [result] = response.json["results"]
+    assert result["passed"] is False
+    assert result["output"] == "Error connecting to database"
+
+
+def test_seed_001_form_accepts_current_app_inside_an_app_context() -> None:
+    # The seed passes Flask's ``current_app`` proxy, not the app itself.
+    app = Flask(__name__)
+    with app.app_context():
+        health = HealthCheck(current_app, "/health-check")
+    health.add_check(lambda: (True, "ok"), name="proxy")
+
+    assert app.extensions["healthcheck"] is health
+    assert app.test_client().get("/health-check").status_code == 200
+
+
+def test_init_app_serves_an_app_built_by_a_factory(health: HealthCheck) -> None:
+    @health.check
+    def database() -> tuple[bool, str]:
+        return True, "database ok"
+
+    def create_app() -> Flask:
+        app = Flask("factory")
+        health.init_app(app)
+        return app
+
+    response = create_app().test_client().get("/healthz")
+
+    assert response.status_code == 200
+    assert [r["checker"] for r in response.json["results"]] == ["database"]
+
+
+def test_init_app_path_argument_sets_the_base_path(health: HealthCheck) -> None:
+    app = Flask(__name__)
+    health.init_app(app, path="/status")
+
+    assert app.test_client().get("/status").status_code == 200
+    assert app.test_client().get("/healthz").status_code == 404
+
+
+def test_checks_registered_after_init_app_are_served(
+    health: HealthCheck, make_app: Callable[..., Flask]
+) -> None:
+    app = make_app()
+    health.add_check(lambda: (True, "late"), name="late")
+
+    assert app.test_client().get("/healthz/late").json["results"][0]["output"] == "late"
+
+
+def test_one_extension_keeps_an_independent_cache_per_app(
+    health: HealthCheck, make_app: Callable[..., Flask], calls: Calls
+) -> None:
+    @health.check(success_ttl=60)
+    def counted() -> tuple[bool, str]:
+        return True, f"call {calls.add()}"
+
+    first, second = make_app(), make_app()
+
+    assert first.test_client().get("/healthz").json["results"][0]["output"] == "call 1"
+    assert first.test_client().get("/healthz").json["results"][0]["output"] == "call 1"
+    assert second.test_client().get("/healthz").json["results"][0]["output"] == "call 2"
+    assert calls.count == 2
+
+
+def test_one_extension_keeps_independent_availability_per_app(
+    health: HealthCheck, make_app: Callable[..., Flask]
+) -> None:
+    first, second = make_app(), make_app()
+
+    health.set_ready(False, "draining", app=first)
+    with second.app_context():
+        health.set_live(False, "wedged")
+
+    assert first.test_client().get("/healthz/ready").status_code == 503
+    assert first.test_client().get("/healthz/live").status_code == 200
+    assert second.test_client().get("/healthz/ready").status_code == 200
+    assert second.test_client().get("/healthz/live").status_code == 503
+
+
+def test_each_app_uses_its_own_config(health: HealthCheck, make_app: Callable[..., Flask]) -> None:
+    first = make_app(HEALTHCHECK_PATH="/one")
+    second = make_app(HEALTHCHECK_PATH="/two", HEALTHCHECK_SUCCESS_STATUS=204)
+
+    assert first.test_client().get("/one").status_code == 200
+    assert first.test_client().get("/two").status_code == 404
+    assert second.test_client().get("/two").status_code == 204
+
+
+def test_checks_run_in_the_context_of_the_app_requested(
+    health: HealthCheck, make_app: Callable[..., Flask]
+) -> None:
+    health.add_check(lambda: (True, current_app.config["WHO"]), name="who")
+    first, second = make_app(WHO="first"), make_app(WHO="second")
+
+    assert first.test_client().get("/healthz/who").json["results"][0]["output"] == "first"
+    assert second.test_client().get("/healthz/who").json["results"][0]["output"] == "second"
+
+
+def test_app_extensions_holds_the_extension(health: HealthCheck, app: Flask) -> None:
+    assert app.extensions["healthcheck"] is health
+
+
+def test_second_registration_on_one_app_raises_and_says_what_to_do(
+    health: HealthCheck, app: Flask
+) -> None:
+    with pytest.raises(
+        RuntimeError, match=r"already has a HealthCheck.*extensions\['healthcheck'\]"
+    ):
+        health.init_app(app)
+    with pytest.raises(RuntimeError, match="already has a HealthCheck"):
+        HealthCheck(app)
+    assert app.extensions["healthcheck"] is health
+
+
+def test_extension_stores_no_app(health: HealthCheck, app: Flask) -> None:
+    def holds_app(value: object) -> bool:
+        if isinstance(value, Flask):
+            return True
+        if isinstance(value, weakref.WeakKeyDictionary):
+            return False  # keys held weakly: that is the point
+        if isinstance(value, dict):
+            return any(holds_app(key) or holds_app(item) for key, item in value.items())
+        if isinstance(value, list | tuple | set | frozenset):
+            return any(holds_app(item) for item in value)
+        return False
+
+    assert not hasattr(health, "app")
+    assert not any(holds_app(value) for value in vars(health).values())
+    assert any(isinstance(value, weakref.WeakKeyDictionary) for value in vars(health).values())
+
+
+def test_extension_does_not_keep_an_app_alive(health: HealthCheck) -> None:
+    health.add_check(lambda: (True, "ok"), name="ok")
+    app = Flask("short_lived")
+    health.init_app(app)
+    assert app.test_client().get("/healthz").status_code == 200
+    app_ref = weakref.ref(app)
+
+    del app
+    gc.collect()
+
+    assert app_ref() is None
+    with pytest.raises(RuntimeError, match="no app"):
+        health.state()
+
+
+def test_set_ready_without_app_or_context_with_two_apps_says_what_to_pass(
+    health: HealthCheck, make_app: Callable[..., Flask]
+) -> None:
+    first, second = make_app(), make_app()
+
+    with pytest.raises(RuntimeError, match="app="):
+        health.set_ready(False)
+    assert first.test_client().get("/healthz/ready").status_code == 200
+    assert second.test_client().get("/healthz/ready").status_code == 200
+
+
+def test_state_of_an_app_not_initialised_is_an_error(health: HealthCheck, app: Flask) -> None:
+    with pytest.raises(RuntimeError, match="init_app"):
+        health.state(Flask("other"))
+
+
+def test_run_from_code_returns_a_report(health: HealthCheck, app: Flask) -> None:
+    health.add_check(lambda: (True, "up"), name="up")
+    health.add_check(lambda: (False, "down"), name="down", tags=["extra"])
+
+    report = health.run()
+    assert {r.name: r.passed for r in report.results} == {"up": True, "down": False}
+    assert not report.passed
+    assert [r.name for r in health.run(tag="extra").results] == ["down"]
+    assert [r.name for r in health.run(["up"]).results] == ["up"]
+    assert health.run(["up"]).passed
+
+
+def test_checks_lists_registrations_in_order(health: HealthCheck) -> None:
+    for name in ("b", "a", "c"):
+        health.add_check(lambda: (True, ""), name=name)
+
+    assert [spec.name for spec in health.checks] == ["b", "a", "c"]
