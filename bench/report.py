@@ -1,0 +1,289 @@
+"""Targets, the reST tables of ``docs/benchmarks.rst`` and the metadata of a run."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from bench.apps import bare, ours
+from bench.scenarios import CONTESTANTS, THREAD_SLACK, THROUGH_FLASK
+
+START_MARKER = ".. benchmark-results-start"
+END_MARKER = ".. benchmark-results-end"
+PACKAGES = ("flask-healthcheck", "py-healthcheck", "flask-healthz", "flask", "werkzeug", "gunicorn")
+#: Liveness requests/s of ours over the bare route's, at least.
+LIVENESS_RATIO = 0.9
+#: Median readiness latency with eight 100 ms checks, at most.
+SLOW_MEDIAN_MS = 130.0
+#: Margin over the deadline every answer must keep while a check hangs.
+HANG_MARGIN_MS = 50.0
+
+
+def metadata(settings_description: str, plan: dict[str, Any]) -> dict[str, Any]:
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = "not installed"
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "nproc": len(os.sched_getaffinity(0)),
+        "machine": platform.platform(),
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "executable": sys.executable,
+        "packages": versions,
+        "gunicorn": settings_description,
+        "load_average_before": [round(value, 2) for value in os.getloadavg()],
+        "plan": plan,
+    }
+
+
+@dataclass(frozen=True)
+class Target:
+    number: int
+    title: str
+    required: str
+    measured: str
+    passed: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "title": self.title,
+            "required": self.required,
+            "measured": self.measured,
+            "result": "PASS" if self.passed else "FAIL",
+        }
+
+
+def targets(results: dict[str, Any]) -> list[Target]:
+    live = results["liveness"]["contestants"][ours.NAME]
+    ratio = live["median_ratio_to_bare"] or 0.0
+    live_ok = ratio >= LIVENESS_RATIO and set(live["statuses"]) == {"200"}
+    slow = results["slow_readiness"]["contestants"][ours.NAME]
+    slow_ok = slow["statuses"] == {"200": slow["requests"]} and slow["median_ms"] <= SLOW_MEDIAN_MS
+    hang_run = results["hung_check"]
+    hang = hang_run["contestants"][ours.NAME]
+    bound_ms = hang_run["deadline_s"] * 1000 + HANG_MARGIN_MS
+    hang_ok = (
+        hang["answered"] == hang["requests"]
+        and hang["max_ms"] <= bound_ms
+        and hang["max_thread_growth"] <= THREAD_SLACK
+    )
+    flood_run = results["ttl_flood"]
+    flood = flood_run["contestants"][ours.NAME]
+    allowed_calls = math.ceil(flood_run["seconds"] / flood_run["success_ttl"]) + 1
+    flood_ok = 0 < flood["max_calls_per_process"] <= allowed_calls and set(flood["statuses"]) == {
+        "200"
+    }
+    return [
+        Target(
+            1,
+            "liveness requests/s against the bare route",
+            f">= {LIVENESS_RATIO:g}x",
+            f"{ratio:.2f}x ({live['median_rps']:,.0f} vs "
+            f"{results['liveness']['contestants'][bare.NAME]['median_rps']:,.0f} requests/s)"
+            + ("" if set(live["statuses"]) == {"200"} else f"; statuses {live['statuses']}"),
+            live_ok,
+        ),
+        Target(
+            2,
+            "readiness with 8 checks of 100 ms, median latency",
+            f"<= {SLOW_MEDIAN_MS:g} ms",
+            f"{slow['median_ms']:.1f} ms over {slow['requests']} requests",
+            slow_ok,
+        ),
+        Target(
+            3,
+            f"{hang['requests']} readiness requests while a check hangs",
+            f"each <= {bound_ms:g} ms; threads <= baseline + {THREAD_SLACK}",
+            f"{hang['answered']}/{hang['requests']} answered, max {hang['max_ms']:.1f} ms; "
+            f"threads +{hang['max_thread_growth']}",
+            hang_ok,
+        ),
+        Target(
+            4,
+            f"{flood_run['clients']} clients for {flood_run['seconds']:g} s, success_ttl=1: "
+            "check calls per process",
+            f"<= {allowed_calls}",
+            f"max {flood['max_calls_per_process']} "
+            f"({flood['total_calls']} in {len(flood['check_calls_per_process'])} processes)",
+            flood_ok,
+        ),
+    ]
+
+
+def _number(value: float | None, spec: str) -> str:
+    """*value* formatted, or "n/a" when the run had nothing to measure it from."""
+    return "n/a" if value is None else format(value, spec)
+
+
+def _threads(entry: dict[str, Any]) -> str:
+    pairs = [
+        f"{entry['threads_baseline'].get(pid, '?')} → {peak}"
+        for pid, peak in sorted(entry["threads_peak"].items())
+    ]
+    return ", ".join(pairs) or "n/a"
+
+
+def _hang_cell(entry: dict[str, Any]) -> str:
+    statuses = ", ".join(
+        f"{'no answer' if status == 'None' else status} x{count}"
+        for status, count in sorted(entry["statuses"].items())
+    )
+    if entry["answered"] == entry["requests"]:
+        answered = f"{entry['answered']}/{entry['requests']} answered ({statuses})"
+        return f"{answered}, max {entry['max_ms']:,.0f} ms"
+    return (
+        f"{entry['answered']}/{entry['requests']} answered; gave up after the client's "
+        f"{entry['client_timeout_s']:g} s timeout ({statuses})"
+    )
+
+
+def _rows(results: dict[str, Any]) -> list[list[str]]:
+    live = results["liveness"]
+    slow = results["slow_readiness"]["contestants"]
+    hang_run = results["hung_check"]
+    hang = hang_run["contestants"]
+    flood_run = results["ttl_flood"]
+    flood = flood_run["contestants"]
+    names = [module.NAME for module in CONTESTANTS]
+
+    def row(title: str, cell: Any) -> list[str]:
+        return [title, *(cell(name) for name in names)]
+
+    def checked(table: dict[str, Any], render: Any) -> Any:
+        return lambda name: render(table[name]) if name in table else "n/a"
+
+    def live_rps(name: str) -> str:
+        entry = live["contestants"][name]
+        cell = f"{entry['median_rps']:,.0f}"
+        others = {status: count for status, count in entry["statuses"].items() if status != "200"}
+        if others:
+            cell += " (" + ", ".join(f"{count:,} x {status}" for status, count in others.items())
+            cell += ")"
+        return cell
+
+    def through_flask() -> str:
+        entry = live["contestants"][THROUGH_FLASK]
+        return (
+            f"{_number(entry['median_ratio_to_bare'], '.2f')}x; {entry['median_rps']:,.0f}; "
+            f"{_number(entry['median_server_cpu_us_per_request'], ',.0f')} µs CPU per request"
+        )
+
+    return [
+        ["Measurement", *names],
+        row(
+            f"Liveness requests/s (median of {len(live['cycles'])} slices of "
+            f"{live['seconds']:g} s, {live['connections']} keep-alive connections)",
+            live_rps,
+        ),
+        row(
+            "Liveness, relative to the bare route (median of the per-cycle ratios)",
+            lambda name: f"{_number(live['contestants'][name]['median_ratio_to_bare'], '.2f')}x",
+        ),
+        [
+            "Liveness through Flask's routing and the view (``?format=json``), relative to the "
+            "bare route; requests/s",
+            through_flask(),
+            *["n/a"] * (len(names) - 1),
+        ],
+        row(
+            "Liveness, server CPU per request (µs, both workers)",
+            lambda name: _number(
+                live["contestants"][name]["median_server_cpu_us_per_request"], ",.0f"
+            ),
+        ),
+        row(
+            "Readiness, 8 checks of 100 ms, no cache: median latency",
+            checked(slow, lambda entry: f"{entry['median_ms']:,.0f} ms (n={entry['requests']})"),
+        ),
+        row(
+            f"Readiness with a check that never returns (deadline {hang_run['deadline_s']:g} s)",
+            checked(hang, _hang_cell),
+        ),
+        row(
+            "… worker threads, baseline → peak (per worker)",
+            checked(hang, _threads),
+        ),
+        row(
+            f"Readiness, {flood_run['clients']} clients x {flood_run['seconds']:g} s, "
+            "success_ttl=1: check calls, max per process",
+            checked(
+                flood,
+                lambda entry: (
+                    f"{entry['max_calls_per_process']:,} ({entry['total_calls']:,} in all)"
+                ),
+            ),
+        ),
+        row(
+            "… readiness requests/s during that flood",
+            checked(flood, lambda entry: f"{entry['rps']:,.0f}"),
+        ),
+    ]
+
+
+def _list_table(title: str, rows: list[list[str]], widths: str | None = None) -> list[str]:
+    lines = [f".. list-table:: {title}", "   :header-rows: 1"]
+    if widths:
+        lines.append(f"   :widths: {widths}")
+    lines.append("")
+    for cells in rows:
+        for index, cell in enumerate(cells):
+            text = " ".join(str(cell).split()) or "n/a"
+            lines.append(f"   {'*' if index == 0 else ' '} - {text}")
+    return lines
+
+
+def rst(results: dict[str, Any]) -> str:
+    """The text that goes between the markers of ``docs/benchmarks.rst``."""
+    meta = results["meta"]
+    packages = ", ".join(f"{name} {found}" for name, found in meta["packages"].items())
+    load = " / ".join(
+        f"{meta[key][0]:g}" for key in ("load_average_before", "load_average_after") if key in meta
+    )
+    mode = " (smoke run: durations cut short, figures meaningless)" if meta.get("smoke") else ""
+    lines = [
+        f"Run on {meta['date']}{mode} with ``{meta['command']}`` in {meta['duration_s']:.0f} s.",
+        "",
+        f"- Machine: {meta['nproc']} CPUs (``nproc``), {meta['machine']}; one-minute load "
+        f"average before / after the run: {load}.",
+        f"- Python {meta['python']}; {packages}.",
+        f"- gunicorn, the same for every contestant: {meta['gunicorn']}.",
+        "",
+    ]
+    lines += _list_table("Side by side", _rows(results))
+    lines.append("")
+    target_rows = [["#", "Target (flask_healthcheck)", "Required", "Measured", "Result"]]
+    target_rows += [
+        [
+            str(target["number"]),
+            target["title"],
+            target["required"],
+            target["measured"],
+            target["result"],
+        ]
+        for target in results["targets"]
+    ]
+    lines += _list_table("Targets", target_rows, "3 37 20 32 8")
+    return "\n".join(lines) + "\n"
+
+
+def write_docs(path: Path, text: str) -> None:
+    """Replace what lies between the markers of *path* with *text*; the prose stays."""
+    page = path.read_text()
+    try:
+        head, rest = page.split(START_MARKER + "\n", 1)
+        _, tail = rest.split(END_MARKER, 1)
+    except ValueError:
+        raise SystemExit(f"{path} lacks the lines {START_MARKER!r} and {END_MARKER!r}") from None
+    path.write_text(f"{head}{START_MARKER}\n\n{text}\n{END_MARKER}{tail}")
