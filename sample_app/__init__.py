@@ -1,7 +1,10 @@
 """A small Flask app that shows flask_healthcheck in use; ``python3 dev.py run`` serves it.
 
-It runs on embedded defaults (SQLite in the instance folder, no other service). Set
-``DATABASE_URL`` to use another database.
+``create_app`` builds it: Flask-SQLAlchemy models with Alembic migrations (Flask-Migrate,
+applied on start), optional Redis, Celery tasks (eager without a broker), optional Sentry, and
+the health checks at ``/healthz``. With no environment variable set it needs no service at all;
+see :mod:`sample_app.settings` for the variables that switch services on, and
+``sample_app/README.md``.
 """
 
 from __future__ import annotations
@@ -10,56 +13,55 @@ import os
 from typing import Any
 
 from flask import Flask
-from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import String, text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from flask_migrate import Migrate
 
-from flask_healthcheck import HealthCheck
+from .health import init_health
+from .models import db
+from .schema import MIGRATIONS, apply_migrations
+from .sentry import init_sentry
+from .services import Services
+from .settings import database_url, engine_options, from_environment
+from .tasks import celery_init_app
+from .views import blueprint
 
+__all__ = ["create_app", "make_app"]
 
-class Base(DeclarativeBase):
-    pass
-
-
-db = SQLAlchemy(model_class=Base)
-health = HealthCheck()
-
-
-class Note(db.Model):  # type: ignore[name-defined,misc]
-    id: Mapped[int] = mapped_column(primary_key=True)
-    body: Mapped[str] = mapped_column(String(200))
+migrate = Migrate(directory=MIGRATIONS)
 
 
-@health.check(name="database", timeout=1.0)
-def database() -> tuple[bool, str]:
-    """The app's database answers a trivial query."""
-    db.session.execute(text("SELECT 1"))
-    return True, f"{db.engine.dialect.name} database ok"
+def make_app(config: dict[str, Any] | None = None) -> Flask:
+    """The app with everything but its health checks: configuration, database, migrations
+    (applied unless ``MIGRATE_ON_START`` is off), Redis, Celery, Sentry and the views.
 
+    *config* overrides what the environment says. ``create_app`` adds the health checks at
+    ``/healthz``; :mod:`sample_app.seed001` adds seed 001's ``/health-check`` instead.
+    """
+    instance_path = os.environ.get("SAMPLE_INSTANCE_PATH")
+    app = Flask(
+        __name__,
+        instance_path=os.path.abspath(instance_path) if instance_path else None,
+        instance_relative_config=True,
+    )
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(from_environment(app.instance_path))
+    app.config.update(config or {})
+    uri = database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(uri))
 
-@health.check(tags=["live"])
-def process() -> tuple[bool, str]:
-    """Liveness: the request loop runs; depends on nothing shared."""
-    return True, f"pid {os.getpid()} serving"
+    init_sentry(app)
+    db.init_app(app)
+    migrate.init_app(app, db)
+    Services.init_app(app)
+    celery_init_app(app)
+    app.register_blueprint(blueprint)
+    if app.config["MIGRATE_ON_START"]:
+        apply_migrations(app)
+    return app
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
-    os.makedirs(app.instance_path, exist_ok=True)
-    app.config.update(
-        SQLALCHEMY_DATABASE_URI=os.environ.get(
-            "DATABASE_URL", f"sqlite:///{os.path.join(app.instance_path, 'sample.db')}"
-        ),
-        HEALTHCHECK_TOKEN=os.environ.get("HEALTHCHECK_TOKEN"),
-    )
-    app.config.update(config or {})
-    db.init_app(app)
-    health.init_app(app)
-
-    @app.get("/")
-    def index() -> dict[str, Any]:
-        return {"app": "flask_healthcheck sample", "health": app.config["HEALTHCHECK_PATH"]}
-
-    with app.app_context():
-        db.create_all()
+    """The sample app, with its health checks at ``/healthz`` (``HEALTHCHECK_PATH``)."""
+    app = make_app(config)
+    init_health(app)
     return app

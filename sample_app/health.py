@@ -1,0 +1,123 @@
+"""The sample app's health checks, on the extension mounted at ``/healthz``.
+
+Built-in checks are registered with ``add_check``, one line each; the app's own check uses the
+``@health.check`` decorator. Which checks each endpoint runs:
+
+``/healthz/live``
+    Nothing shared: the app's own liveness state (and the request watchdog when
+    ``HEALTHCHECK_REQUEST_WATCHDOG`` is set). No check is tagged ``live``, so the library
+    answers it before Flask routes the request.
+``/healthz/ready``
+    ``database``, ``notes``, ``disk``, ``redis`` and ``celery_broker``, which are critical;
+    ``celery_workers``, which only degrades the report unless ``CELERY_WORKERS_REQUIRED``;
+    and ``celery_queues``, which only degrades it.
+``/healthz/startup``
+    Passes once every critical check has passed once, among them ``migrations``, ``models``
+    and ``model:notes``, which are tagged ``startup``: a release whose schema is not there
+    keeps its new pods from starting, without taking running pods out of service.
+``/healthz``
+    Everything.
+
+A service this deployment does not configure keeps its check's name, so URLs such as
+``/healthz/redis`` and dashboards are the same everywhere; the check passes and says
+``not configured``.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from flask_healthcheck import STARTUP, CheckError, HealthCheck
+from flask_healthcheck.contrib.alembic import MigrationsCheck, ModelsCheck
+from flask_healthcheck.contrib.celery import (
+    CeleryBrokerCheck,
+    CeleryQueueCheck,
+    CeleryWorkersCheck,
+)
+from flask_healthcheck.contrib.redis import RedisCheck
+from flask_healthcheck.contrib.sqlalchemy import DatabaseCheck, ModelCheck, describe_error
+from flask_healthcheck.contrib.system import DiskCheck
+
+from .models import Note, db
+from .services import Services
+
+#: Disk limits of the instance folder's volume, in percent used.
+DISK_WARN = 85.0
+DISK_FAIL = 95.0
+
+EAGER_TASKS = "tasks run eagerly in the web process"
+
+
+class NotConfigured:
+    """The check of a service this deployment does not use: it passes, saying so."""
+
+    def __init__(self, name: str, output: str, *, critical: bool = True) -> None:
+        self.name = name
+        self.output = f"not configured: {output}"
+        self.critical = critical  # as the check it stands for, so the report reads alike
+
+    def __repr__(self) -> str:
+        return f"NotConfigured({self.name!r})"
+
+    def __call__(self) -> tuple[bool, str]:
+        return True, self.output
+
+
+def init_health(app: Flask) -> HealthCheck:
+    """Register the sample app's checks on a new extension and mount it on *app*."""
+    health = HealthCheck()
+    register_checks(health, app)
+    health.init_app(app)
+    return health
+
+
+def register_checks(health: HealthCheck, app: Flask) -> None:
+    """The checks of *app*, which depend on the services its configuration names."""
+    # The database answers, is at the migrations' head, matches the models, and takes a write.
+    health.add_check(DatabaseCheck(db))
+    health.add_check(MigrationsCheck())
+    health.add_check(ModelsCheck(db))
+    health.add_check(
+        ModelCheck(Note, db, values={"body": "health probe"}), tags=[STARTUP], success_ttl=60
+    )
+    health.add_check(DiskCheck(app.instance_path, warn=DISK_WARN, fail=DISK_FAIL))
+
+    services = Services.of(app)
+    if services.redis is not None:
+        health.add_check(RedisCheck(services.redis))
+    else:
+        health.add_check(NotConfigured("redis", "set REDIS_URL to count visits in Redis"))
+
+    if app.config["CELERY_BROKER_URL"] is not None:
+        celery_app = app.extensions["celery"]
+        health.add_check(CeleryBrokerCheck(celery_app))
+        # Without workers tasks wait in the queue and requests still work, so by default
+        # missing workers degrade the report; a deployment whose pages wait for task
+        # results sets CELERY_WORKERS_REQUIRED=1 and readiness fails instead.
+        health.add_check(
+            CeleryWorkersCheck(celery_app), critical=app.config["CELERY_WORKERS_REQUIRED"]
+        )
+        queue = app.config["CELERY_QUEUE"]
+        health.add_check(CeleryQueueCheck(celery_app, queues=[queue], warn=100, fail=1000))
+    else:
+        set_broker = "set CELERY_BROKER_URL to send them to workers"
+        health.add_check(NotConfigured("celery_broker", f"{EAGER_TASKS}; {set_broker}"))
+        no_workers = f"{EAGER_TASKS}, no worker is needed"
+        required = app.config["CELERY_WORKERS_REQUIRED"]
+        health.add_check(NotConfigured("celery_workers", no_workers, critical=required))
+        nothing_queued = f"{EAGER_TASKS}, nothing is queued"
+        health.add_check(NotConfigured("celery_queues", nothing_queued, critical=False))
+
+    @health.check(timeout=1.0)
+    def notes() -> tuple[bool, str]:
+        """The app's own query works: the notes table is there and readable."""
+        try:
+            # The primary key's index answers this at once, however many notes there are.
+            latest = db.session.scalar(select(func.max(Note.id)))
+        except SQLAlchemyError as exc:
+            raise CheckError(f"cannot read the notes table: {describe_error(exc)}") from exc
+        if latest is None:
+            return True, "notes table readable, no note yet"
+        return True, f"notes table readable, latest note #{latest}"
