@@ -36,8 +36,14 @@ class Answer:
         self.elapsed = elapsed
 
 
-def fetch(url: str, timeout: float, accept: str = "application/json") -> Answer:
-    """GET *url* within *timeout* seconds; raises :class:`ProbeError` saying what went wrong."""
+def fetch(
+    url: str, timeout: float, accept: str = "application/json", token: str | None = None
+) -> Answer:
+    """GET *url* within *timeout* seconds; raises :class:`ProbeError` saying what went wrong.
+
+    With *token*, the request carries ``Authorization: Bearer <token>``, which lets an endpoint
+    with ``HEALTHCHECK_TOKEN`` show full details.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ProbeError(f"not an http:// or https:// URL: {url!r}")
@@ -57,9 +63,11 @@ def fetch(url: str, timeout: float, accept: str = "application/json") -> Answer:
 
                 context = ssl.create_default_context()
                 connection = context.wrap_socket(raw, server_hostname=parts.hostname)
+            authorization = f"Authorization: Bearer {token}\r\n" if token else ""
             request = (
                 f"GET {target} HTTP/1.0\r\nHost: {host_header}\r\nAccept: {accept}\r\n"
-                "User-Agent: flask-healthcheck-probe\r\nConnection: close\r\n\r\n"
+                f"{authorization}User-Agent: flask-healthcheck-probe\r\n"
+                "Connection: close\r\n\r\n"
             )
             connection.sendall(request.encode("latin-1"))
             data = _read_all(connection, deadline)
@@ -103,19 +111,34 @@ def _read_all(connection: socket.socket, deadline: float) -> bytes:
     return b"".join(chunks)
 
 
-def _arguments(command: str, argv: Sequence[str], usage_code: int) -> tuple[str, float] | int:
-    """``URL [--timeout SECONDS]``; the exit code *usage_code* on a usage error."""
-    usage = f"usage: flask-healthcheck {command} URL [--timeout SECONDS]"
+class _Arguments:
+    def __init__(self, url: str, timeout: float, token: str | None) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.token = token
+
+
+def _arguments(command: str, argv: Sequence[str], usage_code: int) -> _Arguments | int:
+    """``URL [--timeout SECONDS] [--token TOKEN]``; the exit code *usage_code* on a usage error."""
+    usage = f"usage: flask-healthcheck {command} URL [--timeout SECONDS] [--token TOKEN]"
     url: str | None = None
     timeout = DEFAULT_TIMEOUT
+    token: str | None = None
     args = list(argv)
     while args:
         arg = args.pop(0)
         if arg in ("-h", "--help"):
             print(f"{usage}\n\n{__doc__}")
             return 0
-        if arg == "--timeout" or arg.startswith("--timeout="):
-            value = arg.partition("=")[2] if "=" in arg else (args.pop(0) if args else "")
+        option, _, inline = arg.partition("=")
+        if option in ("--timeout", "--token"):
+            value = inline if "=" in arg else (args.pop(0) if args else "")
+            if option == "--token":
+                if not value or any(character in value for character in "\r\n"):
+                    print(f"{usage}\nerror: --token needs a token", file=sys.stderr)
+                    return usage_code
+                token = value
+                continue
             try:
                 timeout = float(value)
             except ValueError:
@@ -131,7 +154,7 @@ def _arguments(command: str, argv: Sequence[str], usage_code: int) -> tuple[str,
     if url is None:
         print(f"{usage}\nerror: the URL is missing", file=sys.stderr)
         return usage_code
-    return url, timeout
+    return _Arguments(url, timeout, token)
 
 
 def probe_main(argv: Sequence[str]) -> int:
@@ -139,9 +162,9 @@ def probe_main(argv: Sequence[str]) -> int:
     parsed = _arguments("probe", argv, usage_code=1)
     if isinstance(parsed, int):
         return parsed
-    url, timeout = parsed
+    url = parsed.url
     try:
-        answer = fetch(url, timeout)
+        answer = fetch(url, parsed.timeout, token=parsed.token)
     except ProbeError as exc:
         print(f"flask-healthcheck probe: {exc}", file=sys.stderr)
         return 1
@@ -154,15 +177,18 @@ def probe_main(argv: Sequence[str]) -> int:
 
 
 def nagios_main(argv: Sequence[str]) -> int:
-    """``flask-healthcheck nagios URL [--timeout 3]``: a Monitoring Plugins plugin."""
+    """``flask-healthcheck nagios URL [--timeout 3] [--token T]``: a Monitoring Plugins plugin.
+
+    With ``--token``, the endpoint's ``HEALTHCHECK_TOKEN``, the status line shows the full
+    reason of a failure rather than its public output.
+    """
     from .nagios import PluginStatus, from_json, unknown
 
     parsed = _arguments("nagios", argv, usage_code=PluginStatus.UNKNOWN)
     if isinstance(parsed, int):
         return parsed
-    url, timeout = parsed
     try:
-        answer = fetch(url, timeout)
+        answer = fetch(parsed.url, parsed.timeout, token=parsed.token)
         output = from_json(json.loads(answer.body))
     except ProbeError as exc:
         output = unknown(str(exc))

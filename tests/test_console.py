@@ -160,3 +160,37 @@ def test_an_unknown_command_is_a_usage_error() -> None:
     assert console.main(["bogus"]) == 2
     assert console.main([]) == 2
     assert console.main(["--help"]) == 0
+
+
+@pytest.fixture(scope="module")
+def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    directory = tmp_path_factory.mktemp("token")
+    environment = {"TOKEN_APP_TOKEN": "n4gios-t0ken"}
+    with serve(
+        "token_app:create_app", server="gunicorn", environment=environment, log=directory / "log"
+    ) as base:
+        yield base
+
+
+def test_nagios_with_the_token_shows_the_withheld_reason(token_server: str) -> None:
+    public = run("nagios", f"{token_server}/healthz")
+    detailed = run("nagios", f"{token_server}/healthz", "--token", "n4gios-t0ken")
+
+    assert public.returncode == detailed.returncode == PluginStatus.CRITICAL
+    assert "ledger failed: raised ConnectionError (details withheld)" in public.stdout
+    assert "refused the connection" not in public.stdout
+    assert "raised ConnectionError: ledger at 10.0.0.7:5432 refused the connection" in (
+        detailed.stdout
+    )
+
+
+def test_nagios_with_a_wrong_token_is_unknown(token_server: str) -> None:
+    result = run("nagios", f"{token_server}/healthz", "--token=wrong")
+
+    assert result.returncode == PluginStatus.UNKNOWN
+    assert "invalid token" in result.stdout
+
+
+def test_probe_sends_the_token_too(token_server: str) -> None:
+    assert run("probe", f"{token_server}/healthz/live", "--token", "wrong").returncode == 1
+    assert run("probe", f"{token_server}/healthz/live", "--token", "n4gios-t0ken").returncode == 0
