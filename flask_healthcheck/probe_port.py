@@ -419,7 +419,11 @@ def start_at_init(app: Flask) -> ProbeServer | None:
 
 
 def _why_not_here() -> str | None:
-    """Why the current ``flask`` command must not serve probes, or None when it may."""
+    """Why the current command must not serve probes, or None when it may.
+
+    ``flask run`` serves (in the reloader's child); any other ``flask`` command, and any
+    ``celery`` command (a worker that builds the Flask app for its tasks), does not.
+    """
     import click
     from flask.cli import FlaskGroup, run_command
     from flask.helpers import get_debug_flag
@@ -439,7 +443,9 @@ def _why_not_here() -> str | None:
             if reload and os.environ.get("WERKZEUG_RUN_MAIN") != "true":
                 return "the reloader's parent process (its child serves the app)"
             return None
-    if isinstance(chain[-1].command, FlaskGroup):
+    root = chain[-1].command
+    celery_cli = sys.modules.get("celery.bin.celery")
+    if isinstance(root, FlaskGroup) or root is getattr(celery_cli, "celery", None):
         command = " ".join(str(each.info_name) for each in reversed(chain))
         return f"the command {command!r} serves no requests"
     return None

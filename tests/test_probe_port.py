@@ -546,3 +546,36 @@ def test_flask_commands_other_than_run_do_not_bind_the_probe_port() -> None:
 
     assert completed.returncode == 0, completed.stderr
     assert "[+]worker ok" in completed.stdout
+
+
+def test_a_celery_worker_building_the_app_does_not_take_the_probe_port(tmp_path: Path) -> None:
+    probe_port = free_port()
+    environment = {
+        **os.environ,
+        "PROBE_PORT": str(probe_port),
+        "PYTHONPATH": str(ROOT / "tests" / "apps"),
+    }
+    worker = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "celery"), "-A", "celery_probe_port_app", "worker",
+         "--pool", "solo", "--without-gossip", "--without-mingle", "-l", "info"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert worker.stdout is not None
+        due = time.monotonic() + 60
+        seen = []
+        while time.monotonic() < due:
+            line = worker.stdout.readline().decode(errors="replace")
+            seen.append(line)
+            if "ready." in line or worker.poll() is not None:
+                break
+        assert any("ready." in line for line in seen), "".join(seen)
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", probe_port), timeout=1).close()
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(10)
