@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.apps import bare, ours
-from bench.scenarios import CONTESTANTS, THREAD_SLACK, THROUGH_FLASK
+from bench.scenarios import CONTESTANTS, CURL_NAME, THREAD_SLACK, THROUGH_FLASK
 
 START_MARKER = ".. benchmark-results-start"
 END_MARKER = ".. benchmark-results-end"
@@ -24,6 +24,8 @@ LIVENESS_RATIO = 0.9
 SLOW_MEDIAN_MS = 130.0
 #: Margin over the deadline every answer must keep while a check hangs.
 HANG_MARGIN_MS = 50.0
+#: Median liveness latency on the probe port while every worker is busy, at most.
+PROBE_PORT_MEDIAN_MS = 100.0
 
 
 def metadata(settings_description: str, plan: dict[str, Any]) -> dict[str, Any]:
@@ -85,6 +87,20 @@ def targets(results: dict[str, Any]) -> list[Target]:
     flood_ok = 0 < flood["max_calls_per_process"] <= allowed_calls and set(flood["statuses"]) == {
         "200"
     }
+    port_run = results["probe_port"]
+    blocked = port_run["blocked"]
+    port_median = blocked["median_ms"]
+    port_ok = (
+        blocked["main_port_blocked"]
+        and blocked["statuses"] == {"200": blocked["requests"]}
+        and port_median is not None
+        and port_median <= PROBE_PORT_MEDIAN_MS
+    )
+    main_port = (
+        f"the main port gave no answer within {port_run['blocked_timeout_s']:g} s"
+        if blocked["main_port_blocked"]
+        else "the main port answered: the workers were not all busy"
+    )
     return [
         Target(
             1,
@@ -118,6 +134,16 @@ def targets(results: dict[str, Any]) -> list[Target]:
             f"max {flood['max_calls_per_process']} "
             f"({flood['total_calls']} in {len(flood['check_calls_per_process'])} processes)",
             flood_ok,
+        ),
+        Target(
+            5,
+            "probe-port liveness while every gunicorn sync worker is held by a slow request, "
+            "median latency",
+            f"<= {PROBE_PORT_MEDIAN_MS:g} ms",
+            f"{_number(port_median, '.1f')} ms over {blocked['requests']} requests, "
+            f"{blocked['answered']} answered (p90 {_number(blocked['p90_ms'], '.1f')} ms); "
+            + main_port,
+            port_ok,
         ),
     ]
 
@@ -232,6 +258,101 @@ def _rows(results: dict[str, Any]) -> list[list[str]]:
     ]
 
 
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.1f} ms"
+
+
+def _cold_start_rows(run: dict[str, Any]) -> list[list[str]]:
+    rows = [["Command (a new process each run)", "Median", "p90", "CPU per run (median)", "Runs"]]
+    for name, entry in run["commands"].items():
+        if not entry["installed"]:
+            rows.append([f"``{name}``", "not installed on this machine", "n/a", "n/a", "0"])
+            continue
+        failures = f" ({entry['failures']} failed)" if entry["failures"] else ""
+        rows.append(
+            [
+                f"``{name}``",
+                _ms(entry["median_ms"]),
+                _ms(entry["p90_ms"]),
+                _ms(entry["cpu_ms_median"]),
+                f"{entry['runs']}{failures}",
+            ]
+        )
+    return rows
+
+
+def _probe_port_rows(run: dict[str, Any]) -> list[list[str]]:
+    rows = [["Liveness request (a new connection each)", "Answered", "Median", "p90", "Max"]]
+
+    def row(title: str, entry: dict[str, Any]) -> list[str]:
+        statuses = ", ".join(
+            f"{'no answer' if status == 'None' else status} x{count}"
+            for status, count in sorted(entry["statuses"].items())
+        )
+        answered = f"{entry['answered']}/{entry['requests']} ({statuses})"
+        return [
+            title,
+            answered,
+            _ms(entry["median_ms"]),
+            _ms(entry["p90_ms"]),
+            _ms(entry["max_ms"]),
+        ]
+
+    rows.append(row("Probe port ``/live``, workers idle", run["idle"]["probe port"]))
+    rows.append(row("Main port ``/healthz/live``, workers idle", run["idle"]["main port"]))
+    for key in ("blocked", "computing"):
+        entry = run[key]
+        main = (
+            f"no answer within {run['blocked_timeout_s']:g} s, before and after"
+            if entry["main_port_blocked"]
+            else f"answered ({entry['main_port_answered']}): not every worker was busy"
+        )
+        title = (
+            f"Probe port ``/live``, every worker {entry['workers_busy']} for "
+            f"{run['hold_seconds']:g} s (main port meanwhile: {main})"
+        )
+        rows.append(row(title, entry))
+    return rows
+
+
+def _modes_rows(run: dict[str, Any]) -> list[list[str]]:
+    modes = run["modes"]
+    rows = [["Readiness", *(entry["title"] for entry in modes.values())]]
+    count = max((entry["sequential"]["requests"] for entry in modes.values()), default=0)
+
+    def row(title: str, cell: Any) -> list[str]:
+        return [title, *(cell(entry) for entry in modes.values())]
+
+    def rps(entry: dict[str, Any]) -> str:
+        load = entry["load"]
+        others = {code: n for code, n in load["statuses"].items() if code != "200"}
+        extra = ", ".join(f"{n:,} x {code}" for code, n in others.items())
+        return f"{load['median_rps']:,.0f}" + (f" ({extra})" if extra else "")
+
+    rows += [
+        row(
+            f"Consecutive requests, a new connection each (n={count}): median / p90",
+            lambda entry: (
+                f"{_ms(entry['sequential']['median_ms'])} / {_ms(entry['sequential']['p90_ms'])}"
+            ),
+        ),
+        row(
+            f"Requests/s, {run['connections']} keep-alive connections (median of "
+            f"{run['cycles']} slices of {run['seconds']:g} s, alternating)",
+            rps,
+        ),
+        row(
+            "… latency under that load, p50 / p99",
+            lambda entry: f"{_ms(entry['load']['p50_ms'])} / {_ms(entry['load']['p99_ms'])}",
+        ),
+        row(
+            "… server CPU per request (µs, both workers)",
+            lambda entry: _number(entry["load"]["median_server_cpu_us_per_request"], ",.0f"),
+        ),
+    ]
+    return rows
+
+
 def _list_table(title: str, rows: list[list[str]], widths: str | None = None) -> list[str]:
     lines = [f".. list-table:: {title}", "   :header-rows: 1"]
     if widths:
@@ -262,6 +383,36 @@ def rst(results: dict[str, Any]) -> str:
         "",
     ]
     lines += _list_table("Side by side", _rows(results))
+    lines.append("")
+    cli = results["probe_cli"]
+    lines += _list_table(
+        f"Exec probe cold start, {cli['rounds']} rounds against ``{cli['path']}``",
+        _cold_start_rows(cli),
+        "40 15 15 18 12",
+    )
+    over = cli["probe_over_python_median_ms"]
+    if over is not None:
+        lines += [
+            "",
+            f"The probe's median cold start is {abs(over):.1f} ms "
+            f"{'above' if over >= 0 else 'below'} that of ``python -c pass``.",
+        ]
+    if not cli["commands"][CURL_NAME]["installed"]:
+        lines += ["", "curl is not installed on this machine, so it was not measured."]
+    lines.append("")
+    port = results["probe_port"]
+    lines += _list_table(
+        f"Probe port (``HEALTHCHECK_PROBE_PORT``) under gunicorn: {port['gunicorn']}",
+        _probe_port_rows(port),
+        "44 20 12 12 12",
+    )
+    lines.append("")
+    modes = results["readiness_modes"]
+    lines += _list_table(
+        f"Readiness with one check of {modes['check_seconds'] * 1000:g} ms: in the background, "
+        f"on every request, or cached; gunicorn: {modes['gunicorn']}",
+        _modes_rows(modes),
+    )
     lines.append("")
     target_rows = [["#", "Target (flask_healthcheck)", "Required", "Measured", "Result"]]
     target_rows += [

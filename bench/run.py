@@ -1,6 +1,6 @@
 """``python -m bench``: run every scenario, write the JSON and the docs table, say PASS or FAIL.
 
-The whole run takes about two and a half minutes; ``--smoke`` takes a few seconds and only
+The whole run takes about three minutes; ``--smoke`` takes a few seconds and only
 proves that the harness works (its figures mean nothing and its targets are not enforced).
 """
 
@@ -58,6 +58,9 @@ def run(plan: scenarios.Plan, settings: GunicornSettings, *, smoke: bool) -> dic
             ("slow_readiness", scenarios.slow_readiness),
             ("hung_check", scenarios.hung_check),
             ("ttl_flood", scenarios.ttl_flood),
+            ("probe_cli", scenarios.probe_cli),
+            ("probe_port", scenarios.probe_port),
+            ("readiness_modes", scenarios.readiness_modes),
         )
         timings: dict[str, float] = {}
         for key, step in steps:

@@ -29,6 +29,8 @@ class GunicornSettings:
     keepalive: int = 5
     timeout: int = 30
     graceful_timeout: int = 1
+    #: Load the app in the master before forking (``--preload``), or in each worker.
+    preload: bool = True
 
     def arguments(self) -> list[str]:
         return [
@@ -38,14 +40,16 @@ class GunicornSettings:
             "--keep-alive", str(self.keepalive),
             "--timeout", str(self.timeout),
             "--graceful-timeout", str(self.graceful_timeout),
-            "--preload",
+            *(["--preload"] if self.preload else []),
             "--log-level", "warning",
         ]  # fmt: skip
 
     def describe(self) -> str:
+        threads = "1 thread" if self.threads == 1 else f"{self.threads} threads"
         return (
-            f"{self.workers} workers, worker class {self.worker_class}, {self.threads} threads, "
-            f"keep-alive {self.keepalive} s, timeout {self.timeout} s, --preload, no access log"
+            f"{self.workers} workers, worker class {self.worker_class}, {threads}, "
+            f"keep-alive {self.keepalive} s, timeout {self.timeout} s, "
+            f"{'--preload' if self.preload else 'no --preload'}, no access log"
         )
 
 

@@ -44,6 +44,8 @@ class Availability:
         return self._started
 
     def record_pass(self, name: str) -> None:
+        if name in self._passed_once:
+            return  # every pass after the first: a set only grows, so no lock is needed
         with self._lock:
             self._passed_once.add(name)
 

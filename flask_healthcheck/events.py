@@ -70,12 +70,13 @@ class Events:
         endpoint: str,
         status_code: int,
         passed: bool | None,
-        output: str,
+        output: Callable[[], str],
         *,
         selection: str = "",
     ) -> None:
         """Record an answer of *endpoint*; *passed* is None for an answer without a status of
-        its own (an error, 400 or 404). *selection* names the checks the request left out:
+        its own (an error, 400 or 404). *output* gives the change's output, and is called only
+        when the status has changed. *selection* names the checks the request left out:
         answers for different selections change each on their own, so two probes that
         exclude different checks do not make every answer a change.
         """
@@ -86,8 +87,11 @@ class Events:
                 logger.exception("a health check answer listener failed")
         if passed is None:
             return
+        key = (endpoint, selection)
+        if self._endpoint_status.get(key) is passed:
+            return  # no change, the common case: a dict read needs no lock
         with self._lock:
-            previous = self._endpoint_status.get((endpoint, selection))
-            self._endpoint_status[endpoint, selection] = passed
+            previous = self._endpoint_status.get(key)
+            self._endpoint_status[key] = passed
         if previous is not passed:
-            self.changed(StatusChange("endpoint", endpoint, passed, previous, output))
+            self.changed(StatusChange("endpoint", endpoint, passed, previous, output()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import threading
@@ -198,12 +199,22 @@ class AppState:
         """
         self.metrics.record_answer(endpoint, status_code)
         if report is None or endpoint == "check":
-            self.events.answered(endpoint, status_code, None, "")
+            self.events.answered(endpoint, status_code, None, _no_output)
             return
-        failing = [result.name for result in report.results if not result.passed]
-        output = "failing: " + ", ".join(failing) if failing else "all checks pass"
-        selection = ",".join(sorted(set(exclusions)))
-        self.events.answered(endpoint, status_code, report.passed, output, selection=selection)
+        selection = ",".join(sorted(set(exclusions))) if exclusions else ""
+        self.events.answered(
+            endpoint, status_code, report.passed, lambda: _summary(report), selection=selection
+        )
+
+
+def _no_output() -> str:
+    return ""
+
+
+def _summary(report: Report) -> str:
+    """The output of an endpoint's status change: its failing checks."""
+    failing = [result.name for result in report.results if not result.passed]
+    return "failing: " + ", ".join(failing) if failing else "all checks pass"
 
 
 def _state_result(name: str, state: AvailabilityState, word: str, tag: str) -> CheckResult:
@@ -442,9 +453,18 @@ class HealthCheck:
         tag: str | None = None,
         app: Flask | None = None,
     ) -> Report:
-        """Run checks (all, or *names*, or those tagged *tag*) as the endpoints would."""
+        """Run checks (all, or *names*, or those tagged *tag*) as the endpoints would.
+
+        A background check without a result yet runs now rather than being reported unknown:
+        a one-off run (``flask healthcheck run``) has no scheduler history to read.
+        """
         app = self._resolve(app)
         state = self._states[app]
-        specs = state.registry.select(names=names, tag=tag)
+        specs = [
+            dataclasses.replace(spec, period=None)
+            if spec.period is not None and not state.runner.has_result(spec.name)
+            else spec
+            for spec in state.registry.select(names=names, tag=tag)
+        ]
         results = state.runner.run(app, specs) if specs else []
         return Report.of(results, state.settings.hostname or "", time.time(), "run")

@@ -161,6 +161,12 @@ def make_spec(func: CheckFunction, **options: Any) -> CheckSpec:
                 numbers[key] = validate(key, value)
             except ValueError as exc:
                 raise ValueError(f"check {name!r}: {exc}") from None
+    period, max_age = numbers.get("period"), numbers.get("max_age")
+    if period is not None and max_age is not None and max_age <= period:
+        raise ValueError(
+            f"check {name!r}: max_age ({max_age:g} s) must be longer than its period "
+            f"({period:g} s), or every result goes stale before the next one arrives"
+        )
     return CheckSpec(name=name, func=func, tags=tag_set, critical=critical, **numbers)
 
 

@@ -13,9 +13,11 @@ import asyncio
 import dataclasses
 import inspect
 import logging
+import os
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,8 +68,9 @@ class _Slot:
     """Everything the runner keeps about one check in one app."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
-    cached: CheckResult | None = None
-    fresh_until: float = 0.0  # time.monotonic()
+    #: The cached result and until when it is fresh (``time.monotonic()``). The pair is only
+    #: ever replaced whole, under the lock, so a request reads a fresh one without the lock.
+    cached: tuple[CheckResult, float] | None = None
     in_flight: _Run | None = None
     last: CheckResult | None = None
     consecutive_failures: int = 0
@@ -77,6 +80,24 @@ class _Slot:
 
 async def _await(awaitable: Any) -> Any:
     return await awaitable
+
+
+_RUNNERS: weakref.WeakSet[Runner] = weakref.WeakSet()
+
+
+def _forget_the_parents_runs() -> None:
+    """In a process just forked (gunicorn ``--preload``): the threads of runs in flight and any
+    lock they held stayed behind in the parent. Without this, the child would wait on runs
+    that can never finish, and report their checks timed out for ever."""
+    for runner in list(_RUNNERS):
+        runner._slots_lock = threading.Lock()
+        for slot in list(runner._slots.values()):
+            slot.lock = threading.Lock()
+            slot.in_flight = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_the_parents_runs)
 
 
 class Runner:
@@ -91,6 +112,7 @@ class Runner:
         self._listeners = list(listeners)
         self._slots: dict[str, _Slot] = {}
         self._slots_lock = threading.Lock()
+        _RUNNERS.add(self)
 
     def add_listener(self, listener: ResultListener) -> None:
         self._listeners.append(listener)
@@ -128,10 +150,15 @@ class Runner:
             if spec.period is not None:
                 results[spec.name] = self._latest(spec, slot)
                 continue
+            cached = slot.cached
+            if cached is not None and time.monotonic() < cached[1]:
+                results[spec.name] = cached[0]  # the common case: fresh, no lock taken
+                continue
             with slot.lock:
                 now = time.monotonic()
-                if slot.cached is not None and now < slot.fresh_until:
-                    results[spec.name] = slot.cached
+                cached = slot.cached
+                if cached is not None and now < cached[1]:
+                    results[spec.name] = cached[0]
                     continue
                 run = slot.in_flight
                 if run is None:
@@ -171,9 +198,15 @@ class Runner:
         with slot.lock:
             if slot.last is not result:
                 return stale  # a fresh result has just come; the next request reads it
-            slot.last = slot.cached = stale
+            slot.last = stale
+            slot.cached = (stale, slot.cached[1] if slot.cached is not None else 0.0)
         self._notify(Transition(spec, stale, result))
         return stale
+
+    def has_result(self, name: str) -> bool:
+        """True once check *name* has a result (a background check's first run has ended)."""
+        slot = self._slots.get(name)
+        return slot is not None and slot.last is not None
 
     def max_age_of(self, spec: CheckSpec) -> float:
         """How old a background check's result may be before it is reported stale."""
@@ -241,8 +274,9 @@ class Runner:
         with slot.lock:
             if run.result is not None:  # it finished between the wait and the lock
                 return run.result
-            if run.timed_out and slot.cached is not None and time.monotonic() < slot.fresh_until:
-                return slot.cached  # another request has recorded this timeout already
+            cached = slot.cached
+            if run.timed_out and cached is not None and time.monotonic() < cached[1]:
+                return cached[0]  # another request has recorded this timeout already
             run.timed_out = True
             elapsed = time.monotonic() - run.started
             message = f"timed out after {timeout:g} s"
@@ -301,8 +335,8 @@ class Runner:
             result = dataclasses.replace(raw, passed=False, output=f"{note}: {raw.output}", raw=raw)
         if previous is not None and previous.passed == result.passed:
             result = dataclasses.replace(result, since=previous.since)
-        slot.last = slot.cached = result
-        slot.fresh_until = time.monotonic() + self._ttl_of(spec, raw.passed)
+        slot.last = result
+        slot.cached = (result, time.monotonic() + self._ttl_of(spec, raw.passed))
         return result, previous
 
     def _execute(self, app: Flask, run: _Run, slot: _Slot) -> None:

@@ -30,6 +30,14 @@ logger = logging.getLogger("flask_healthcheck")
 _MAX_NAP = 1.0
 
 
+_THREADS: weakref.WeakSet[_ProcessThread] = weakref.WeakSet()
+
+
+def _restart_after_fork() -> None:
+    for thread in list(_THREADS):
+        thread._after_fork()
+
+
 class _ProcessThread:
     """A daemon thread of one app in one process, started on demand and again after a fork."""
 
@@ -39,6 +47,8 @@ class _ProcessThread:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = 0
+        self._app: weakref.ref[Flask] | None = None
+        _THREADS.add(self)
 
     @property
     def alive(self) -> bool:
@@ -55,13 +65,30 @@ class _ProcessThread:
             if self._thread is not None and self._pid == os.getpid():
                 self._restarting()
             self._pid = os.getpid()
+            self._app = weakref.ref(app)
             self._thread = threading.Thread(
-                target=self._loop, args=(weakref.ref(app),), name=self.name, daemon=True
+                target=self._run, args=(self._app,), name=self.name, daemon=True
             )
             self._thread.start()
 
+    def _after_fork(self) -> None:
+        """In a forked child, start again at once what ran in the parent (gunicorn workers
+        forked from a ``--preload`` master), rather than at the child's first request."""
+        self._lock = threading.Lock()
+        app = self._app() if self._app is not None else None
+        if app is not None and self._thread is not None:
+            self.ensure_running(app)
+
     def _restarting(self) -> None:
-        pass
+        logger.error("the %s thread had stopped; restarting it", self.name)
+
+    def _run(self, app_ref: weakref.ref[Flask]) -> None:
+        try:
+            self._loop(app_ref)
+        except BaseException:
+            # Into the app's log rather than only stderr; the next request restarts the thread.
+            logger.exception("the %s thread stopped on an error", self.name)
+            raise
 
     def _loop(self, app_ref: weakref.ref[Flask]) -> None:
         raise NotImplementedError
@@ -115,9 +142,6 @@ class Scheduler(_ProcessThread):
         self._specs = specs
         self._wake = threading.Event()
 
-    def _restarting(self) -> None:
-        logger.error("the background check scheduler had stopped; restarting it")
-
     def wake(self) -> None:
         """Look at the schedule now (a background check was just registered)."""
         self._wake.set()
@@ -143,3 +167,7 @@ class Scheduler(_ProcessThread):
             del app
             self._wake.wait(max(0.005, wake_at - time.monotonic()))
             self._wake.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_restart_after_fork)

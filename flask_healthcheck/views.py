@@ -13,9 +13,10 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Request, Response, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import PathConverter
+from werkzeug.utils import get_content_type
 
 from .exceptions import MissingDependencyError
 from .extension import AppState
@@ -31,6 +32,12 @@ logger = logging.getLogger("flask_healthcheck")
 
 
 _NO_STORE = {"Cache-Control": "no-store"}
+#: The headers of a report in each format, built once: what ``mimetype=`` and ``_NO_STORE``
+#: give a ``Response``, in the same order.
+_REPORT_HEADERS = {
+    name: (("Cache-Control", "no-store"), ("Content-Type", get_content_type(fmt.mimetype, "utf-8")))
+    for name, fmt in FORMATS.items()
+}
 _JSON_ACCEPTS = frozenset({None, "", "*/*", "application/json"})
 
 
@@ -43,36 +50,38 @@ def _error(status: int, message: str, **headers: str) -> Response:
     return Response(body, status, mimetype="application/json", headers={**_NO_STORE, **headers})
 
 
-def _shows_details(token: str | None) -> bool:
+def _shows_details(req: Request, token: str | None) -> bool:
     """True for a request bearing the configured token; raises for a wrong one."""
     if token is None:
         return False
-    header = request.headers.get("Authorization")
+    header = req.headers.get("Authorization")
     if header is None:
         return False
     scheme, _, offered = header.partition(" ")
     if scheme.lower() == "bearer" and hmac.compare_digest(
         # WSGI headers arrive decoded as latin-1: encoding back gives the bytes that were sent.
-        offered.strip().encode("latin-1", "replace"), token.encode("utf-8")
+        offered.strip().encode("latin-1", "replace"),
+        token.encode("utf-8"),
     ):
         return True
     raise _UnauthorisedError
 
 
-def _format(*, html: bool = False) -> Format:
-    requested = request.args.get("format") if request.query_string else None
-    if requested is None:
-        if "verbose" in request.args:
+def _format(req: Request, *, html: bool = False) -> Format:
+    requested = None
+    if req.query_string:  # a probe has none: don't parse what isn't there
+        requested = req.args.get("format")
+        if requested is None and "verbose" in req.args:
             requested = "text"
-        elif request.headers.get("Accept") in _JSON_ACCEPTS:
-            return FORMATS["json"]  # the common probe: skip parsing the Accept header
-    return choose(requested, request.accept_mimetypes.best_match, html=html)
+    if requested is None and req.environ.get("HTTP_ACCEPT") in _JSON_ACCEPTS:
+        return FORMATS["json"]  # the common probe: skip parsing the Accept header
+    return choose(requested, req.accept_mimetypes.best_match, html=html)
 
 
-def _exclusions() -> list[str]:
-    if not request.query_string:
+def _exclusions(req: Request) -> list[str]:
+    if not req.query_string:
         return []
-    return [name for value in request.args.getlist("exclude") for name in value.split(",") if name]
+    return [name for value in req.args.getlist("exclude") for name in value.split(",") if name]
 
 
 def _drop_sentry_transaction() -> None:
@@ -90,19 +99,24 @@ class _Endpoints:
         self.settings = state.settings
 
     def respond(
-        self, endpoint: str, build: Callable[[], Report], *, unknown_status: int = 400
+        self, endpoint: str, build: Callable[[list[str]], Report], *, unknown_status: int = 400
     ) -> Response:
+        """Answer *endpoint* with the report *build* makes for the request's exclusions."""
         settings = self.settings
+        # The request object itself: each use of Flask's ``request`` proxy looks it up again.
+        req: Request = request._get_current_object()  # type: ignore[attr-defined]
         report: Report | None = None
+        exclusions: list[str] = []
         try:
             if settings.sentry:
                 _drop_sentry_transaction()
-            show_details = _shows_details(settings.token)
-            fmt = _format(html=endpoint == "report")
-            report = build()
+            show_details = _shows_details(req, settings.token)
+            fmt = _format(req, html=endpoint == "report")
+            exclusions = _exclusions(req)
+            report = build(exclusions)
             status = settings.success_status if report.passed else settings.failed_status
             response = Response(
-                fmt.render(report, show_details), status, mimetype=fmt.mimetype, headers=_NO_STORE
+                fmt.render(report, show_details), status, headers=_REPORT_HEADERS[fmt.name]
             )
         except _UnauthorisedError:
             response = _error(
@@ -115,23 +129,23 @@ class _Endpoints:
         except Exception:
             logger.exception("the health endpoint failed")
             response = _error(503, "the health check failed internally; see the application's log")
-        self.state.record_answer(endpoint, response.status_code, report, _exclusions())
+        self.state.record_answer(endpoint, response.status_code, report, exclusions)
         return response
 
     def report(self) -> Response:
-        return self.respond("report", lambda: self.state.full_report(_exclusions()))
+        return self.respond("report", self.state.full_report)
 
     def live(self) -> Response:
-        return self.respond("live", lambda: self.state.liveness_report(_exclusions()))
+        return self.respond("live", self.state.liveness_report)
 
     def ready(self) -> Response:
-        return self.respond("ready", lambda: self.state.readiness_report(_exclusions()))
+        return self.respond("ready", self.state.readiness_report)
 
     def startup(self) -> Response:
-        return self.respond("startup", lambda: self.state.startup_report(_exclusions()))
+        return self.respond("startup", self.state.startup_report)
 
     def one_check(self, name: str) -> Response:
-        return self.respond("check", lambda: self.state.check_report(name), unknown_status=404)
+        return self.respond("check", lambda _: self.state.check_report(name), unknown_status=404)
 
     def metrics(self) -> Response:
         """Prometheus metrics, with the results brought up to date as the full report does."""

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +13,13 @@ from flask.testing import FlaskClient
 from flask_healthcheck import HealthCheck
 
 from .services import BlackHole, black_hole
+
+# gunicorn 27 keeps one control socket per user (~/.gunicorn/gunicorn.ctl): servers that the
+# tests run side by side would take it from each other. Every gunicorn a test starts inherits
+# this environment and runs without one.
+os.environ["GUNICORN_CMD_ARGS"] = " ".join(
+    filter(None, [os.environ.get("GUNICORN_CMD_ARGS"), "--no-control-socket"])
+)
 
 
 @pytest.fixture

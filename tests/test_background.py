@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from flask import Flask, request
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from flask_healthcheck import HealthCheck
 from flask_healthcheck.events import StatusChange
@@ -24,17 +25,28 @@ from flask_healthcheck.events import StatusChange
 from .conftest import Calls, wait_until
 
 
-def result_of(client: FlaskClient, path: str, name: str) -> dict[str, Any]:
-    """The JSON result named *name* in the answer of *path*."""
-    results: list[dict[str, Any]] = client.get(path).json["results"]  # type: ignore[index]
+def body_of(response: TestResponse) -> dict[str, Any]:
+    body = response.get_json()
+    assert isinstance(body, dict), response.text
+    return body
+
+
+def result_in(response: TestResponse, name: str) -> dict[str, Any]:
+    """The JSON result named *name* in *response*."""
+    results: list[dict[str, Any]] = body_of(response)["results"]
     for result in results:
         if result["checker"] == name:
             return result
-    raise AssertionError(f"no result {name!r} in {path}: {results}")
+    raise AssertionError(f"no result {name!r} in {results}")
+
+
+def result_of(client: FlaskClient, path: str, name: str) -> dict[str, Any]:
+    """The JSON result named *name* in the answer of *path*."""
+    return result_in(client.get(path), name)
 
 
 def names_in(client: FlaskClient, path: str) -> list[str]:
-    return [result["checker"] for result in client.get(path).json["results"]]  # type: ignore[index]
+    return [result["checker"] for result in body_of(client.get(path))["results"]]
 
 
 class Switch:
@@ -68,6 +80,17 @@ def changes(health: HealthCheck) -> list[StatusChange]:
     recorded: list[StatusChange] = []
     health.on_change(recorded.append)
     return recorded
+
+
+def of_kind(changes: list[StatusChange], kind: str, count: int) -> list[tuple[Any, ...]]:
+    """``(name, passed, previous)`` of the changes of *kind*, once *count* of them have come.
+
+    A check's listeners run in the thread that ran it, after the requests waiting for it have
+    been answered, so a change may come a moment after the answer that shows it.
+    """
+    wait_until(lambda: sum(change.kind == kind for change in changes) >= count)
+    time.sleep(0.1)  # and no more than that
+    return [(c.name, c.passed, c.previous) for c in changes if c.kind == kind]
 
 
 def started(health: HealthCheck, app: Flask) -> None:
@@ -141,16 +164,13 @@ def test_result_older_than_max_age_is_reported_stale_and_fails(
     assert "max age of 1 s" in feed_result["output"]
     assert feed_result["raw"]["passed"] is True
     assert feed_result["raw"]["output"] == "fresh"
-    assert [(c.name, c.passed) for c in changes if c.kind == "check"] == [
-        ("feed", True),
-        ("feed", False),
-    ]
+    assert of_kind(changes, "check", 2) == [("feed", True, None), ("feed", False, True)]
     assert client.get("/healthz/feed").status_code == 503
 
     stuck.clear()
     release.set()
     assert wait_until(lambda: client.get("/healthz/ready").status_code == 200, timeout=10)
-    assert [(c.name, c.passed) for c in changes if c.kind == "check"][-1] == ("feed", True)
+    assert of_kind(changes, "check", 3)[2:] == [("feed", True, False)]
 
 
 def test_a_scheduler_killed_by_a_broken_log_filter_is_restarted_by_the_next_request(
@@ -199,9 +219,32 @@ def test_a_scheduler_killed_by_a_broken_log_filter_is_restarted_by_the_next_requ
     client.get("/healthz/ready")
 
     assert state.scheduler.alive
-    assert "the background check scheduler had stopped; restarting it" in caplog.text
+    assert "the healthcheck-scheduler thread had stopped; restarting it" in caplog.text
     assert wait_until(lambda: client.get("/healthz/ready").status_code == 200, timeout=10)
     assert calls.count >= 2
+
+
+def test_a_scheduler_that_dies_on_an_error_logs_it_into_the_apps_log(
+    health: HealthCheck,
+    make_app: Callable[..., Flask],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = make_app(HEALTHCHECK_STARTUP_GATE=())
+    state = health.state(app)
+
+    def broken(spec: object) -> None:
+        raise RuntimeError("scheduler bug")
+
+    monkeypatch.setattr(state.runner, "enforce_timeout", broken)
+    monkeypatch.setattr(threading, "excepthook", lambda args: None)  # keep pytest's hook quiet
+    caplog.set_level(logging.ERROR, logger="flask_healthcheck")
+
+    health.add_check(lambda: (True, "ok"), name="periodic", period=0.1)
+
+    assert wait_until(lambda: not state.scheduler.alive, timeout=10)
+    assert "the healthcheck-scheduler thread stopped on an error" in caplog.text
+    assert "RuntimeError: scheduler bug" in caplog.text
 
 
 def test_background_check_runs_by_its_period_not_by_the_number_of_requests(
@@ -234,6 +277,23 @@ def test_background_check_result_is_shared_by_every_endpoint(
     assert calls.count == 1
 
 
+def test_a_one_off_run_waits_for_a_background_check_that_has_no_result_yet(
+    health: HealthCheck, make_app: Callable[..., Flask], calls: Calls
+) -> None:
+    @health.check(period=60)
+    def nightly() -> tuple[bool, str]:
+        calls.add()
+        time.sleep(0.3)
+        return True, "ran"
+
+    app = make_app()  # its scheduler starts the first run now, as in ``flask healthcheck run``
+
+    report = health.run(app=app)
+
+    assert [(r.name, r.passed, r.output) for r in report.results] == [("nightly", True, "ran")]
+    assert calls.count == 1, "the run in flight was awaited, not doubled"
+
+
 # -- failure tolerance -----------------------------------------------------------------------------
 
 
@@ -251,7 +311,7 @@ def test_fail_after_three_tolerates_two_failures_and_fails_on_the_third(
     third = client.get("/healthz/ready")
 
     assert [first.status_code, second.status_code, third.status_code] == [200, 200, 503]
-    tolerated = next(r for r in first.json["results"] if r["checker"] == "dependency")
+    tolerated = result_in(first, "dependency")
     assert tolerated["passed"] is True
     assert tolerated["status"] == "warn"
     assert tolerated["output"].startswith("failure 1 tolerated (fails after 3 in a row)")
@@ -260,11 +320,13 @@ def test_fail_after_three_tolerates_two_failures_and_fails_on_the_third(
         "output": "down",
         "timestamp": tolerated["raw"]["timestamp"],
     }
-    assert first.json["degraded"] is True
-    failed = next(r for r in third.json["results"] if r["checker"] == "dependency")
+    assert body_of(first)["degraded"] is True
+    failed = result_in(third, "dependency")
     assert (failed["passed"], failed["output"]) == (False, "down")
-    check_changes = [(c.passed, c.previous) for c in changes if c.kind == "check"]
-    assert check_changes == [(True, None), (False, True)]
+    assert of_kind(changes, "check", 2) == [
+        ("dependency", True, None),
+        ("dependency", False, True),
+    ]
 
 
 def test_a_pass_between_failures_starts_the_count_again(
@@ -296,12 +358,15 @@ def test_recover_after_two_needs_two_passes_in_a_row(
     second = client.get("/healthz/ready")
 
     assert (first.status_code, second.status_code) == (503, 200)
-    recovering = next(r for r in first.json["results"] if r["checker"] == "dependency")
+    recovering = result_in(first, "dependency")
     assert recovering["output"] == "recovering: pass 1 of 2 needed in a row: up"
     assert recovering["raw"]["passed"] is True
-    assert "raw" not in next(r for r in second.json["results"] if r["checker"] == "dependency")
-    check_changes = [(c.passed, c.previous) for c in changes if c.kind == "check"]
-    assert check_changes == [(True, None), (False, True), (True, False)]
+    assert "raw" not in result_in(second, "dependency")
+    assert of_kind(changes, "check", 3) == [
+        ("dependency", True, None),
+        ("dependency", False, True),
+        ("dependency", True, False),
+    ]
 
 
 def test_fail_after_seconds_fails_only_once_failures_span_that_long(
@@ -335,16 +400,12 @@ def test_fail_after_applies_to_background_checks(
     runs = dependency.calls.count
     dependency.passing = False
 
-    assert wait_until(lambda: dependency.calls.count >= runs + 1)
-    seen: list[int] = []
-    assert wait_until(
-        lambda: seen.append(client.get("/healthz/ready").status_code) or seen[-1] == 503,
-        timeout=10,
-    )
-    assert dependency.calls.count >= runs + 3
-    assert [(c.passed, c.previous) for c in changes if c.kind == "check"] == [
-        (True, None),
-        (False, True),
+    assert wait_until(lambda: client.get("/healthz/ready").status_code == 503, timeout=10)
+
+    assert dependency.calls.count >= runs + 3  # three failing runs, at least, before failing
+    assert of_kind(changes, "check", 2) == [
+        ("dependency", True, None),
+        ("dependency", False, True),
     ]
 
 
@@ -369,14 +430,16 @@ def test_transitions_reach_on_change_once_each_and_on_answer_hears_every_answer(
             client.head("/healthz/live")
             requests += 3
 
-    assert [(c.kind, c.name, c.passed, c.previous) for c in changes] == [
-        ("check", "dependency", True, None),
-        ("endpoint", "ready", True, None),
-        ("endpoint", "live", True, None),
-        ("check", "dependency", False, True),
-        ("endpoint", "ready", False, True),
-        ("check", "dependency", True, False),
-        ("endpoint", "ready", True, False),
+    assert of_kind(changes, "check", 3) == [
+        ("dependency", True, None),
+        ("dependency", False, True),
+        ("dependency", True, False),
+    ]
+    assert of_kind(changes, "endpoint", 4) == [
+        ("ready", True, None),
+        ("live", True, None),
+        ("ready", False, True),
+        ("ready", True, False),
     ]
     assert len(answers) == requests
     assert answers.count(("ready", 503)) == 5
@@ -394,10 +457,8 @@ def test_alternating_one_check_answers_are_no_endpoint_changes(
         assert client.get("/healthz/up").status_code == 200
         assert client.get("/healthz/down").status_code == 503
 
-    assert [(c.kind, c.name, c.passed) for c in changes] == [
-        ("check", "up", True),
-        ("check", "down", False),
-    ]
+    assert sorted(of_kind(changes, "check", 2)) == [("down", False, None), ("up", True, None)]
+    assert of_kind(changes, "endpoint", 0) == []
 
 
 def test_probes_with_different_exclusions_change_each_on_their_own(
@@ -411,8 +472,7 @@ def test_probes_with_different_exclusions_change_each_on_their_own(
         assert client.get("/healthz/ready").status_code == 503
         assert client.get("/healthz/ready?exclude=down").status_code == 200
 
-    endpoint_changes = [(c.name, c.passed) for c in changes if c.kind == "endpoint"]
-    assert endpoint_changes == [("ready", False), ("ready", True)]
+    assert of_kind(changes, "endpoint", 2) == [("ready", False, None), ("ready", True, None)]
 
 
 def test_a_failing_listener_does_not_stop_the_others_or_the_answer(
@@ -424,11 +484,14 @@ def test_a_failing_listener_does_not_stop_the_others_or_the_answer(
     def broken(change: StatusChange) -> None:
         raise RuntimeError("listener bug")
 
-    health.on_answer(lambda endpoint, status: 1 / 0)
+    @health.on_answer
+    def broken_too(endpoint: str, status: int) -> None:
+        raise ZeroDivisionError
+
     health.add_check(lambda: (True, "up"), name="up")
 
     assert client.get("/healthz/ready").status_code == 200
-    assert ("check", "up") in [(c.kind, c.name) for c in changes]
+    assert of_kind(changes, "check", 1) == [("up", True, None)]
 
 
 # -- the start-up gate -----------------------------------------------------------------------------

@@ -239,3 +239,37 @@ def test_checks_lists_registrations_in_order(health: HealthCheck) -> None:
         health.add_check(lambda: (True, ""), name=name)
 
     assert [spec.name for spec in health.checks] == ["b", "a", "c"]
+
+
+def test_endpoint_changes_are_announced_once_with_the_failing_checks(
+    health: HealthCheck, make_app: Callable[..., Flask]
+) -> None:
+    from flask_healthcheck.events import StatusChange
+
+    changes: list[StatusChange] = []
+    health.on_change(changes.append)
+    healthy = {"value": True}
+    health.add_check(lambda: (healthy["value"], "db"), name="db")
+    client = make_app(
+        HEALTHCHECK_SUCCESS_TTL=0, HEALTHCHECK_FAILED_TTL=0, HEALTHCHECK_STARTUP_GATE=()
+    ).test_client()
+
+    def endpoint_changes() -> list[tuple[str, bool, bool | None, str]]:
+        return [
+            (change.name, change.passed, change.previous, change.output)
+            for change in changes
+            if change.kind == "endpoint"
+        ]
+
+    for _ in range(3):
+        assert client.get("/healthz/ready").status_code == 200
+    healthy["value"] = False
+    for _ in range(3):
+        assert client.get("/healthz/ready").status_code == 503
+    assert client.get("/healthz/ready?exclude=db").status_code == 200
+
+    assert endpoint_changes() == [
+        ("ready", True, None, "all checks pass"),
+        ("ready", False, True, "failing: db"),
+        ("ready", True, None, "all checks pass"),  # another selection: a status of its own
+    ]

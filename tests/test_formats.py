@@ -12,8 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from flask_healthcheck import HealthCheck, Outcome
-from flask_healthcheck.formats import render_health_json, render_json, render_text
-from flask_healthcheck.results import CheckResult, Report
+from flask_healthcheck.formats import _result_json, render_health_json, render_json, render_text
+from flask_healthcheck.results import CheckResult, Report, Status
 
 
 @pytest.fixture
@@ -218,6 +218,33 @@ def test_runscope_json_of_a_report() -> None:
         "critical": True,
         "tags": [],
     }
+
+
+def test_runscope_json_is_json_dumps_of_the_whole_body_every_time() -> None:
+    # render_json encodes a cached result once and joins the texts: the answer must stay what
+    # json.dumps of the whole body gives, for the first answer and those from the cache alike.
+    cached = _report().results[0]
+    warned = CheckResult(
+        "disk", True, "91% full", 1.0, 11.0, 0.001, warning=True, tags=frozenset({"ready"})
+    )
+    fresh = CheckResult.synthetic("readiness", True, "ready", "ready")
+    reports = [
+        Report.of([fresh, cached, warned], "web-1", 2.5, "readyz"),
+        Report.of([warned], "web-1", 3.5, "readyz"),
+        Report.of([], "web-1", 4.5, "startupz"),
+    ]
+    for report in reports * 2:
+        for details in (False, True):
+            expected = {
+                "status": "success" if report.passed else "failure",
+                "hostname": report.hostname,
+                "timestamp": report.timestamp,
+                "degraded": report.status is Status.WARN,
+                "warnings": report.warnings,
+                "results": [_result_json(result, details) for result in report.results],
+            }
+            assert render_json(report, details) == json.dumps(expected)
+    assert json.loads(render_json(reports[1], False))["degraded"] is True
 
 
 def test_health_json_time_is_the_result_timestamp_in_utc() -> None:

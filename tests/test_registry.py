@@ -253,3 +253,8 @@ def test_zero_ttls_are_accepted_per_check(health: HealthCheck) -> None:
     spec = health.add_check(lambda: (True, ""), name="x", success_ttl=0, failed_ttl=0)
 
     assert (spec.success_ttl, spec.failed_ttl) == (0, 0)
+
+
+def test_max_age_not_longer_than_the_period_is_refused(health: HealthCheck) -> None:
+    with pytest.raises(ValueError, match=r"max_age \(5 s\) must be longer than its period"):
+        health.add_check(lambda: (True, "ok"), name="flappy", period=5, max_age=5)
