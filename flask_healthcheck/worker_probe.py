@@ -206,6 +206,14 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _switch(group: argparse._ArgumentGroup, check: str, *, on: str, off: str) -> None:
+    """``--CHECK`` (also ``--no-skip-CHECK``) and ``--skip-CHECK``, setting ``options.CHECK``."""
+    group.add_argument(
+        f"--{check}", f"--no-skip-{check}", dest=check, action="store_const", const=True, help=on
+    )
+    group.add_argument(f"--skip-{check}", dest=check, action="store_const", const=False, help=off)
+
+
 def _add_worker_command(commands: argparse._SubParsersAction[_Parser]) -> None:
     worker = commands.add_parser(
         "worker",
@@ -233,20 +241,11 @@ def _add_worker_command(commands: argparse._SubParsersAction[_Parser]) -> None:
         help="fail when the file is older than this; at least twice the worker's interval "
         f"(default: {DEFAULT_MAX_AGE:g})",
     )
-    liveness.add_argument(
-        "--liveness",
-        "--no-skip-liveness",
-        dest="liveness",
-        action="store_const",
-        const=True,
-        help="check the liveness file (implied by --liveness-file)",
-    )
-    liveness.add_argument(
-        "--skip-liveness",
-        dest="liveness",
-        action="store_const",
-        const=False,
-        help="do not check the liveness file",
+    _switch(
+        liveness,
+        "liveness",
+        on="check the liveness file (implied by --liveness-file)",
+        off="do not check the liveness file",
     )
     readiness = worker.add_argument_group("readiness (the file exists while the worker is ready)")
     readiness.add_argument(
@@ -255,37 +254,14 @@ def _add_worker_command(commands: argparse._SubParsersAction[_Parser]) -> None:
         metavar="FILE",
         help=f"the readiness file (default: ${READINESS_FILE_ENV}, else {DEFAULT_READINESS_FILE})",
     )
-    readiness.add_argument(
-        "--readiness",
-        "--no-skip-readiness",
-        dest="readiness",
-        action="store_const",
-        const=True,
-        help="check the readiness file (implied by --readiness-file)",
-    )
-    readiness.add_argument(
-        "--skip-readiness",
-        dest="readiness",
-        action="store_const",
-        const=False,
-        help="do not check the readiness file",
+    _switch(
+        readiness,
+        "readiness",
+        on="check the readiness file (implied by --readiness-file)",
+        off="do not check the readiness file",
     )
     ping = worker.add_argument_group("ping (a round trip through the broker; imports Celery)")
-    ping.add_argument(
-        "--ping",
-        "--no-skip-ping",
-        dest="ping",
-        action="store_const",
-        const=True,
-        help="ping the worker through the broker",
-    )
-    ping.add_argument(
-        "--skip-ping",
-        dest="ping",
-        action="store_const",
-        const=False,
-        help="do not ping",
-    )
+    _switch(ping, "ping", on="ping the worker through the broker", off="do not ping")
     ping.add_argument(
         "--broker", metavar="URL", help=f"the broker URL (default: ${BROKER_URL_ENV})"
     )

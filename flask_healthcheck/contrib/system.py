@@ -74,7 +74,21 @@ class _Limits:
         return ""
 
 
-class DiskCheck(BuiltinCheck):
+class _LimitedCheck(BuiltinCheck):
+    """A system check with a warn and a fail limit, in percent (``None``: no such limit)."""
+
+    _limits: _Limits
+
+    @property
+    def warn(self) -> float | None:
+        return self._limits.warn
+
+    @property
+    def fail(self) -> float | None:
+        return self._limits.fail
+
+
+class DiskCheck(_LimitedCheck):
     """Each path's file system has room left: percent used as ``df`` shows it, with free bytes.
 
     ``health.add_check(DiskCheck(["/", "/srv/uploads"]))``. Defaults: warn from 80% used, fail
@@ -104,14 +118,6 @@ class DiskCheck(BuiltinCheck):
         if not self.paths:
             raise ValueError("DiskCheck needs at least one path")
         self._limits = _Limits(warn, fail)
-
-    @property
-    def warn(self) -> float | None:
-        return self._limits.warn
-
-    @property
-    def fail(self) -> float | None:
-        return self._limits.fail
 
     def __repr__(self) -> str:
         return f"DiskCheck({list(self.paths)!r}, warn={self.warn}, fail={self.fail})"
@@ -145,7 +151,7 @@ class DiskCheck(BuiltinCheck):
         )
 
 
-class MemoryCheck(BuiltinCheck):
+class MemoryCheck(_LimitedCheck):
     """Memory in use, as the percentage of total memory that is not available to new work.
 
     ``health.add_check(MemoryCheck())``. Defaults: warn from 85%, never fail. The value is
@@ -165,14 +171,6 @@ class MemoryCheck(BuiltinCheck):
     ) -> None:
         super().__init__(**options)
         self._limits = _Limits(warn, fail)
-
-    @property
-    def warn(self) -> float | None:
-        return self._limits.warn
-
-    @property
-    def fail(self) -> float | None:
-        return self._limits.fail
 
     def __repr__(self) -> str:
         return f"MemoryCheck(warn={self.warn}, fail={self.fail})"
@@ -204,7 +202,7 @@ def _cpu_sample() -> _CpuSample:
     return _CpuSample(time.monotonic(), total - idle, total)
 
 
-class CpuCheck(BuiltinCheck):
+class CpuCheck(_LimitedCheck):
     """CPU utilisation of the machine, averaged since the check's previous run.
 
     ``health.add_check(CpuCheck())``. Defaults: warn from 90%, never fail. A single instant
@@ -245,14 +243,6 @@ class CpuCheck(BuiltinCheck):
         self._limits = _Limits(warn, fail)
         self._lock = threading.Lock()
         self._baseline: _CpuSample | None = None
-
-    @property
-    def warn(self) -> float | None:
-        return self._limits.warn
-
-    @property
-    def fail(self) -> float | None:
-        return self._limits.fail
 
     def __repr__(self) -> str:
         return f"CpuCheck(warn={self.warn}, fail={self.fail})"
