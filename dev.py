@@ -40,18 +40,20 @@ def ensure_system_packages() -> None:
         return
     print(f"installing {', '.join(missing)} with apt-get", flush=True)
     environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=environment)
-    subprocess.run(
+    updated = subprocess.run(["apt-get", "update", "-qq"], check=False, env=environment)
+    installed = subprocess.run(
         ["apt-get", "install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=300", *missing],
-        check=True,
+        check=False,
         env=environment,
         stdout=subprocess.DEVNULL,
     )
+    if updated.returncode or installed.returncode:
+        # Not fatal: the tests that need the program say so (and fail under CI=true).
+        print(f"could not install {', '.join(missing)}; the tests that need it will say so")
 
 
 def ensure_environment() -> None:
-    """Install missing test programs, then create the virtual environment if it is stale."""
-    ensure_system_packages()
+    """Create the virtual environment and install the project into it if it is stale."""
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted and PYTHON.exists():
         return
@@ -98,6 +100,7 @@ def main(argv: list[str]) -> None:
     if argv[0] == "run":
         serve(os.environ.get("PORT", "5000"))
     else:
+        ensure_system_packages()  # only the tests need them (a browser for the status page)
         test(argv[1:])
 
 
