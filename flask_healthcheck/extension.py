@@ -218,16 +218,8 @@ def _summary(report: Report) -> str:
 
 
 def _state_result(name: str, state: AvailabilityState, word: str, tag: str) -> CheckResult:
-    now = time.time()
-    return CheckResult(
-        name=name,
-        passed=state.available,
-        output=state.reason or (word if state.available else f"not {word}"),
-        timestamp=now,
-        expires=now,
-        response_time=0.0,
-        tags=frozenset({tag}),
-    )
+    output = state.reason or (word if state.available else f"not {word}")
+    return CheckResult.synthetic(name, state.available, output, tag)
 
 
 def _unproxied(app: Flask) -> Flask:
@@ -466,5 +458,4 @@ class HealthCheck:
             else spec
             for spec in state.registry.select(names=names, tag=tag)
         ]
-        results = state.runner.run(app, specs) if specs else []
-        return Report.of(results, state.settings.hostname or "", time.time(), "run")
+        return state._report("run", state.runner.run(app, specs) if specs else [])
