@@ -22,7 +22,16 @@ class CheckError(HealthCheckError):
     :class:`CheckError` is the check's output (with URL credentials masked). Chain the original
     exception with ``raise CheckError("cannot reach the database") from exc``: the cause is logged
     and sent to Sentry, never shown.
+
+    *detail* is what only a request bearing the token sees instead of the message (with
+    credentials masked): say the kind of failure in the message ("connection refused") and the
+    internal topology (host, port, database name, file path) in *detail*, as Kubernetes' public
+    "reason withheld" answers do.
     """
+
+    def __init__(self, message: str = "", *, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 class MissingDependencyError(HealthCheckError, ImportError):

@@ -353,6 +353,7 @@ class Runner:
         except CheckError as exc:
             exception = exc.__cause__ or exc
             outcome = Outcome(False, str(exc) or "check failed")
+            detail = exc.detail
         except BaseException as exc:  # even SystemExit must not leave the run unfinished
             exception = exc
             kind = type(exc).__name__

@@ -546,6 +546,26 @@ def test_check_error_message_is_shown_publicly(health: HealthCheck, client: Flas
     assert b"10.0.0.7" not in response.data
 
 
+def test_check_error_detail_is_shown_only_with_the_token(
+    health: HealthCheck, make_app: Callable[..., Flask]
+) -> None:
+    @health.check
+    def database() -> tuple[bool, str]:
+        raise CheckError(
+            "connection refused",
+            detail="connection refused by postgresql://app:hunter2@10.0.0.7:5432/orders",
+        )
+
+    client = make_app(HEALTHCHECK_TOKEN="s3cret").test_client()
+    public = client.get("/healthz")
+    private = client.get("/healthz", headers={"Authorization": "Bearer s3cret"})
+
+    assert public.json["results"][0]["output"] == "connection refused"
+    assert b"10.0.0.7" not in public.data
+    detail = private.json["results"][0]["output"]
+    assert detail == "connection refused by postgresql://app:***@10.0.0.7:5432/orders"
+
+
 def test_outcome_observed_value_and_unit_are_reported(
     health: HealthCheck, client: FlaskClient
 ) -> None:
