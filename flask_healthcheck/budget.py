@@ -8,8 +8,15 @@ from __future__ import annotations
 
 import contextvars
 import time
+from typing import TYPE_CHECKING
 
-_due: contextvars.ContextVar[float | None] = contextvars.ContextVar("_due", default=None)
+if TYPE_CHECKING:
+    from .clock import Clock
+
+#: When the running check is due, on the monotonic time of the clock that runs it.
+_due: contextvars.ContextVar[tuple[float, Clock | None] | None] = contextvars.ContextVar(
+    "_due", default=None
+)
 
 
 def time_left(default: float = 2.0) -> float:
@@ -22,9 +29,12 @@ def time_left(default: float = 2.0) -> float:
     due = _due.get()
     if due is None:
         return default
-    return max(0.01, due - time.monotonic())
+    at, clock = due
+    now = time.monotonic() if clock is None else clock.monotonic()
+    return max(0.01, at - now)
 
 
-def start(due: float) -> None:
-    """Mark the start of a check's run in this thread: it is due at *due* (``time.monotonic()``)."""
-    _due.set(due)
+def start(due: float, clock: Clock | None = None) -> None:
+    """Mark the start of a check's run in this thread: it is due at *due* on *clock*'s
+    monotonic time (:func:`time.monotonic` when None)."""
+    _due.set((due, clock))

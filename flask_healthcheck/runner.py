@@ -10,12 +10,10 @@ run finishes in time. No signals are used, so this works in any thread of any se
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import inspect
 import logging
 import os
 import threading
-import time
 import traceback
 import weakref
 from collections.abc import Callable, Coroutine, Iterable, Sequence
@@ -25,11 +23,13 @@ from typing import Any
 from flask import Flask
 
 from . import budget
+from .clock import SYSTEM_CLOCK, Clock
 from .config import Settings
 from .exceptions import CheckError
 from .redact import mask_credentials
 from .registry import CheckSpec
 from .results import CheckResult, Outcome, interpret
+from .verdict import Streak, stale, tolerate
 
 logger = logging.getLogger("flask_healthcheck")
 
@@ -57,7 +57,7 @@ class _Run:
     """One execution of a check, shared by every request that waits for it."""
 
     spec: CheckSpec
-    started: float  # time.monotonic()
+    started: float  # the clock's monotonic()
     done: threading.Event = field(default_factory=threading.Event)
     result: CheckResult | None = None
     timed_out: bool = False
@@ -68,14 +68,12 @@ class _Slot:
     """Everything the runner keeps about one check in one app."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
-    #: The cached result and until when it is fresh (``time.monotonic()``). The pair is only
-    #: ever replaced whole, under the lock, so a request reads a fresh one without the lock.
+    #: The cached result and until when it is fresh (the clock's ``monotonic()``). The pair is
+    #: only ever replaced whole, under the lock, so a request reads a fresh one without the lock.
     cached: tuple[CheckResult, float] | None = None
     in_flight: _Run | None = None
     last: CheckResult | None = None
-    consecutive_failures: int = 0
-    consecutive_passes: int = 0
-    failing_since: float | None = None  # epoch seconds of the first failure in a row
+    streak: Streak = field(default_factory=Streak)
 
 
 async def _await(awaitable: Any) -> Any:
@@ -105,11 +103,18 @@ class Runner:
 
     *listeners* are called once for each new result (not for each request served from the
     cache), from the thread that produced it; the extension logs and reports to Sentry there.
+    Every expiry, deadline and timestamp is read from *clock*.
     """
 
-    def __init__(self, settings: Settings, listeners: Sequence[ResultListener] = ()) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        listeners: Sequence[ResultListener] = (),
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         self._settings = settings
         self._listeners = list(listeners)
+        self.clock = clock
         self._slots: dict[str, _Slot] = {}
         self._slots_lock = threading.Lock()
         _RUNNERS.add(self)
@@ -142,7 +147,8 @@ class Runner:
     def run(self, app: Flask, specs: Iterable[CheckSpec]) -> list[CheckResult]:
         """Results for *specs*, in order, fresh from the cache or run now within the deadline."""
         specs = list(specs)
-        deadline = time.monotonic() + self._settings.deadline
+        clock = self.clock
+        deadline = clock.monotonic() + self._settings.deadline
         results: dict[str, CheckResult] = {}
         waiting: list[tuple[CheckSpec, _Run]] = []
         for spec in specs:
@@ -151,11 +157,11 @@ class Runner:
                 results[spec.name] = self._latest(spec, slot)
                 continue
             cached = slot.cached
-            if cached is not None and time.monotonic() < cached[1]:
+            if cached is not None and clock.monotonic() < cached[1]:
                 results[spec.name] = cached[0]  # the common case: fresh, no lock taken
                 continue
             with slot.lock:
-                now = time.monotonic()
+                now = clock.monotonic()
                 cached = slot.cached
                 if cached is not None and now < cached[1]:
                     results[spec.name] = cached[0]
@@ -176,32 +182,20 @@ class Runner:
         if result is None:
             message = f"unknown: no result yet (it runs every {spec.period:g} s in the background)"
             return self._make_result(spec, Outcome(False, message), 0.0, ttl=0.0)
-        max_age = self.max_age_of(spec)
-        now = time.time()
-        age = now - result.timestamp
-        if age <= max_age:
+        expired = stale(result, self.clock.time(), self.max_age_of(spec))
+        if expired is None:
             return result
-        stale = dataclasses.replace(
-            result,
-            passed=False,
-            warning=False,
-            output=f"stale: the last result is {age:.0f} s old, more than its max age of "
-            f"{max_age:g} s",
-            expires=result.timestamp,
-            since=now if result.passed else result.since,
-            raw=result.raw or result,
-        )
         if not result.passed:
-            return stale
+            return expired
         # A passing result going stale is a transition: keep it, so that listeners hear of it
         # once and the next fresh result is a recovery.
         with slot.lock:
             if slot.last is not result:
-                return stale  # a fresh result has just come; the next request reads it
-            slot.last = stale
-            slot.cached = (stale, slot.cached[1] if slot.cached is not None else 0.0)
-        self._notify(Transition(spec, stale, result))
-        return stale
+                return expired  # a fresh result has just come; the next request reads it
+            slot.last = expired
+            slot.cached = (expired, slot.cached[1] if slot.cached is not None else 0.0)
+        self._notify(Transition(spec, expired, result))
+        return expired
 
     def has_result(self, name: str) -> bool:
         """True once check *name* has a result (a background check's first run has ended)."""
@@ -219,20 +213,20 @@ class Runner:
         slot = self._slot(spec.name)
         with slot.lock:
             if slot.in_flight is None:
-                run = slot.in_flight = _Run(spec=spec, started=time.monotonic())
+                run = slot.in_flight = _Run(spec=spec, started=self.clock.monotonic())
                 self._start(app, run, slot)
 
     def enforce_timeout(self, spec: CheckSpec) -> float | None:
         """Fail a run nobody waits for once it is past its timeout (background use).
 
-        Returns when (``time.monotonic()``) the run in flight will be due, or None.
+        Returns when (the clock's ``monotonic()``) the run in flight will be due, or None.
         """
         run = self._slot(spec.name).in_flight
         if run is None or run.timed_out or run.result is not None:
             return None
         timeout = self.timeout_of(spec)
         due = run.started + timeout
-        if time.monotonic() < due:
+        if self.clock.monotonic() < due:
             return due
         self._record_timeout(spec, run, timeout)
         return None
@@ -249,10 +243,11 @@ class Runner:
     def _wait(self, spec: CheckSpec, run: _Run, deadline: float) -> CheckResult:
         timeout = self.timeout_of(spec)
         check_due = run.started + timeout
-        run.done.wait(max(0.0, min(check_due, deadline) - time.monotonic()))
+        clock = self.clock
+        clock.wait(run.done, min(check_due, deadline) - clock.monotonic())
         if run.result is not None:
             return run.result
-        if time.monotonic() >= check_due:
+        if clock.monotonic() >= check_due:
             return self._record_timeout(spec, run, timeout)
         # Only this request's deadline has passed; the run goes on and may still finish in time
         # for the next request, so this answer is not cached.
@@ -265,7 +260,7 @@ class Runner:
         return self._make_result(
             spec,
             Outcome(False, f"timed out after {waited:g} s (the request's deadline)"),
-            time.monotonic() - run.started,
+            clock.monotonic() - run.started,
             ttl=0.0,
         )
 
@@ -275,10 +270,10 @@ class Runner:
             if run.result is not None:  # it finished between the wait and the lock
                 return run.result
             cached = slot.cached
-            if run.timed_out and cached is not None and time.monotonic() < cached[1]:
+            if run.timed_out and cached is not None and self.clock.monotonic() < cached[1]:
                 return cached[0]  # another request has recorded this timeout already
             run.timed_out = True
-            elapsed = time.monotonic() - run.started
+            elapsed = self.clock.monotonic() - run.started
             message = f"timed out after {timeout:g} s"
             if elapsed > 2 * timeout:
                 message += f" (its run has not returned for {elapsed:.0f} s)"
@@ -293,56 +288,18 @@ class Runner:
     ) -> tuple[CheckResult, CheckResult | None]:
         """Cache a new result (the caller holds the slot's lock); return it and the one before.
 
-        Failure tolerance applies here: a passing check is reported failing only after
-        ``fail_after`` failures in a row that span ``fail_after_seconds``, and a failing one
-        passing only after ``recover_after`` passes in a row. Until then the reported result
-        keeps the previous verdict (a tolerated failure shows as a warning) and carries the
-        raw one. ``since`` is when the reported verdict last changed.
+        What is reported follows the check's failure tolerance (:func:`~.verdict.tolerate`).
         """
-        if raw.passed:
-            slot.consecutive_passes += 1
-            slot.consecutive_failures = 0
-            slot.failing_since = None
-        else:
-            slot.consecutive_failures += 1
-            slot.consecutive_passes = 0
-            if slot.failing_since is None:
-                slot.failing_since = raw.timestamp
+        slot.streak = slot.streak.after(raw)
         previous = slot.last
-        result = raw
-        if previous is not None and previous.passed and not raw.passed:
-            failing_for = raw.timestamp - (slot.failing_since or raw.timestamp)
-            if slot.consecutive_failures < spec.fail_after or failing_for < spec.fail_after_seconds:
-                note = (
-                    f"failure {slot.consecutive_failures} tolerated (fails after "
-                    f"{spec.fail_after} in a row"
-                    + (f" over {spec.fail_after_seconds:g} s" if spec.fail_after_seconds else "")
-                    + ")"
-                )
-                result = dataclasses.replace(
-                    raw, passed=True, warning=True, output=f"{note}: {raw.output}", raw=raw
-                )
-        elif (
-            previous is not None
-            and not previous.passed
-            and raw.passed
-            and slot.consecutive_passes < spec.recover_after
-        ):
-            note = (
-                f"recovering: pass {slot.consecutive_passes} of {spec.recover_after} "
-                "needed in a row"
-            )
-            result = dataclasses.replace(raw, passed=False, output=f"{note}: {raw.output}", raw=raw)
-        if previous is not None and previous.passed == result.passed:
-            result = dataclasses.replace(result, since=previous.since)
-        slot.last = result
-        slot.cached = (result, time.monotonic() + self._ttl_of(spec, raw.passed))
+        result = slot.last = tolerate(spec, previous, raw, slot.streak)
+        slot.cached = (result, self.clock.monotonic() + self._ttl_of(spec, raw.passed))
         return result, previous
 
     def _execute(self, app: Flask, run: _Run, slot: _Slot) -> None:
         spec = run.spec
         exception: BaseException | None = None
-        budget.start(run.started + self.timeout_of(spec))
+        budget.start(run.started + self.timeout_of(spec), self.clock)
         detail: str | None = None
         try:
             with app.app_context():
@@ -364,7 +321,7 @@ class Runner:
                 outcome = interpret(value)
             except TypeError as exc:
                 outcome = Outcome(False, str(exc))
-        elapsed = time.monotonic() - run.started
+        elapsed = self.clock.monotonic() - run.started
         timeout = self.timeout_of(spec)
         if elapsed > timeout:
             # Past its timeout although no request was still waiting to say so (they left at
@@ -398,7 +355,7 @@ class Runner:
         detail: str | None = None,
         ttl: float | None = None,
     ) -> CheckResult:
-        now = time.time()
+        now = self.clock.time()
         if ttl is None:
             ttl = self._ttl_of(spec, outcome.passed)
         return CheckResult(
