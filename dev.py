@@ -82,7 +82,11 @@ def test(pytest_args: list[str]) -> None:
     run(tool("ruff"), "format", "--check", ".")
     run(tool("mypy"))
     run(tool("sphinx-build"), "-W", "--keep-going", "-q", "-b", "html", "docs", "docs/_build/html")
-    run(str(PYTHON), "-m", "pytest", *pytest_args)
+    # Two processes (most tests wait on servers, not on the CPU), the slowest tests listed at
+    # the end; arguments given to "dev.py test" come after these and may override them.
+    run(
+        str(PYTHON), "-m", "pytest", "-n", "2", "--dist", "loadfile", "--durations=15", *pytest_args
+    )
 
 
 def serve(port: str) -> None:

@@ -14,6 +14,31 @@ from flask_healthcheck import HealthCheck
 
 from .services import BlackHole, black_hole
 
+#: Test files that take longest, longest first. The test command runs files on two processes
+#: (pytest-xdist, ``--dist loadfile``): starting these first keeps one of them from being
+#: the last thing left running while the other process idles.
+SLOW_FILES = (
+    "test_soak.py",
+    "test_end_to_end.py",
+    "test_bench.py",
+    "contrib/test_celery.py",
+    "test_lifecycle.py",
+    "test_probe_port.py",
+    "test_background.py",
+    "contrib/test_sqlalchemy.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.path.as_posix()
+        for index, name in enumerate(SLOW_FILES):
+            if path.endswith("/tests/" + name):
+                return index
+        return len(SLOW_FILES)
+
+    items.sort(key=rank)  # stable: the order within a file, and of the other files, is kept
+
 # gunicorn 27 keeps one control socket per user (~/.gunicorn/gunicorn.ctl): servers that the
 # tests run side by side would take it from each other. Every gunicorn a test starts inherits
 # this environment and runs without one.

@@ -1,4 +1,4 @@
-"""Soak: the sample app under gunicorn takes a minute of steady probe traffic while its
+"""Soak: the sample app under gunicorn takes half a minute of steady probe traffic while its
 dependencies flap, and gives back every thread, file descriptor and database connection.
 
 The deployment is the end-to-end tests' (:mod:`tests.sample_stack`). A flapper takes
@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.soak, pytest.mark.timeout(240)]
 AWAY = 1.5
 BACK = 1.5
 #: Seconds of flapping under probe traffic after the warm-up's first round of flaps.
-SOAK_SECONDS = 42.0
+SOAK_SECONDS = 18.0
 #: Seconds without traffic before a measurement: every cached result has expired and every
 #: check thread has returned, so only what the processes keep is counted.
 SETTLE = 3.0
