@@ -556,7 +556,7 @@ def test_a_celery_worker_building_the_app_does_not_take_the_probe_port(tmp_path:
         "PYTHONPATH": str(ROOT / "tests" / "apps"),
     }
     worker = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "celery"), "-A", "celery_probe_port_app", "worker",
+        [sys.executable, "-m", "celery", "-A", "celery_probe_port_app", "worker",
          "--pool", "solo", "--without-gossip", "--without-mingle", "-l", "info"],
         env=environment,
         stdout=subprocess.PIPE,
