@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from typing import NoReturn
 from urllib.parse import urlsplit
 
+from . import __version__
+
 #: Bytes read of an answer at most; a health report is far smaller.
 MAX_ANSWER = 4 * 1024 * 1024
 DEFAULT_TIMEOUT = 3.0
@@ -216,8 +218,6 @@ def _probe_parser() -> _Parser:
 
 
 def _nagios_parser() -> _Parser:
-    from . import __version__
-
     parser = _Parser(
         prog="flask-healthcheck nagios",
         description=(
@@ -326,7 +326,7 @@ def nagios_main(argv: Sequence[str]) -> int:
     ``HEALTHCHECK_TOKEN``, the status line shows the full reason of a failure rather than its
     public output. A usage error is UNKNOWN, with its reason in the status line.
     """
-    import json
+    import json  # here, not at the top: probe needs neither, and starts faster without them
 
     from .nagios import PluginStatus, ResponseTime, from_json, unknown
 
