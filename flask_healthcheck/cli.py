@@ -8,18 +8,23 @@ extension gets it::
 
 ``run`` exits 0 when every critical check passes and 1 otherwise; with ``--format nagios`` it
 exits as a Nagios plugin does (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). A usage error, such as
-an unknown check name, exits 2 (3, UNKNOWN, with ``--format nagios``).
+an unknown check name, exits 2 (3, UNKNOWN, with ``--format nagios``). So does an app that
+cannot be loaded: with ``--format nagios`` that is one UNKNOWN line naming the kind of failure,
+with Flask's message or the traceback, masked, on the standard error.
 """
 
 from __future__ import annotations
 
+import traceback
+
 import click
 from flask import Flask, current_app
-from flask.cli import with_appcontext
+from flask.cli import NoAppException, ScriptInfo, with_appcontext
 
 from .extension import EXTENSION_KEY, AppState, HealthCheck
 from .formats import FORMATS
 from .nagios import PluginStatus, from_report, unknown
+from .redact import mask_credentials
 from .registry import UnknownCheckError
 
 NAGIOS = "nagios"
@@ -46,6 +51,51 @@ def _extension(app: Flask) -> HealthCheck:
 
 def _seconds(value: float) -> str:
     return f"{value:g}s"
+
+
+#: The kinds of Flask's NoAppException, by the start of its message; any other is the last.
+_NO_APP_KINDS = (
+    ("While importing", "its module raised ImportError"),
+    ("Could not import", "its module was not found"),
+    ("Could not locate", "no app given (--app, FLASK_APP, wsgi.py or app.py)"),
+    ("", "Flask found no app in its module"),
+)
+
+
+def _load_failure(exc: BaseException) -> str:
+    """What kind of failure kept the app from loading, in words safe for a Nagios line."""
+    if isinstance(exc, NoAppException):
+        return next(kind for start, kind in _NO_APP_KINDS if exc.message.startswith(start))
+    return f"its code raised {type(exc).__name__}"
+
+
+def _load_app(nagios: bool) -> Flask:
+    """The app, loaded and with its context pushed, as :func:`flask.cli.with_appcontext` does.
+
+    With *nagios*, an app that cannot be loaded (an import error, no app found, a factory
+    that raises) is a usage error that prints one UNKNOWN line and exits 3: a plugin that
+    printed nothing and exited 1 or 2 would read as WARNING or CRITICAL with no text.
+    """
+    if current_app:
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        return app
+    context = click.get_current_context()
+    info = context.ensure_object(ScriptInfo)
+    if not nagios:
+        app = info.load_app()
+    else:
+        try:
+            app = info.load_app()
+        except (Exception, SystemExit) as exc:
+            details = (
+                exc.message
+                if isinstance(exc, NoAppException)
+                else "".join(traceback.format_exception(exc))
+            )
+            click.echo(f"cannot load the app: {mask_credentials(details).rstrip()}", err=True)
+            raise _NagiosUsageError(f"cannot load the app: {_load_failure(exc)}") from None
+    context.with_resource(app.app_context())
+    return app
 
 
 @click.group("healthcheck")
@@ -96,7 +146,6 @@ def list_checks() -> None:
     is_flag=True,
     help="Show what public answers withhold, such as the text of a check's exception.",
 )
-@with_appcontext
 def run_checks(names: tuple[str, ...], tag: str | None, format_name: str, details: bool) -> None:
     """Run the checks (all, or NAMES, or those tagged TAG) and print the report.
 
@@ -105,7 +154,7 @@ def run_checks(names: tuple[str, ...], tag: str | None, format_name: str, detail
     usage_error = _NagiosUsageError if format_name == NAGIOS else click.UsageError
     if names and tag is not None:
         raise usage_error("give check names or --tag, not both")
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = _load_app(nagios=format_name == NAGIOS)
     try:
         health = _extension(app)
         registry = health.state(app).registry

@@ -1,23 +1,29 @@
 """``flask-healthcheck probe URL`` and ``flask-healthcheck nagios URL``: ask an endpoint over HTTP.
 
-For exec probes of containers without curl (seed 000's ``health-check --endpoint --timeout``)
-and for Nagios. It imports neither Flask nor the app, nor ``http.client``/``urllib.request``: a
-probe's cold start should cost little more than the interpreter's own. It speaks HTTP/1.0 over
-a socket (so no server answers in chunks), with one overall deadline.
+For exec probes of containers without curl, and for Nagios. It imports neither Flask nor the
+app, nor ``http.client``/``urllib.request``: a probe's cold start should cost little more than
+the interpreter's own. It speaks HTTP/1.0 over a socket (so no server answers in chunks), with
+one overall deadline. Both commands parse their options with :mod:`argparse`.
 
-``probe`` exits ``0`` on a 2xx answer and ``1`` otherwise, with a one-line reason on stderr.
-``nagios`` follows the Monitoring Plugins guidelines: ``0`` OK, ``1`` WARNING (only non-critical
-checks fail), ``2`` CRITICAL, ``3`` UNKNOWN (unreachable, timed out, or not a report).
+``probe`` exits ``0`` on a 2xx answer and ``1`` otherwise (a usage error too), with a one-line
+reason on stderr. ``nagios`` follows the Monitoring Plugins guidelines: ``0`` OK, ``1`` WARNING
+(only non-critical checks fail, or the answer took longer than ``-w``), ``2`` CRITICAL, ``3``
+UNKNOWN (unreachable, timed out, not a report, or a usage error); it takes ``check_http``'s
+``-H``, ``-p``, ``-u``, ``-S``, ``-t``, ``-w``, ``-c`` and ``-V`` as well as a URL.
 """
 
 from __future__ import annotations
 
-import json
+import argparse
+import os
 import socket
 import sys
 import time
 from collections.abc import Sequence
+from typing import NoReturn
 from urllib.parse import urlsplit
+
+from . import __version__
 
 #: Bytes read of an answer at most; a health report is far smaller.
 MAX_ANSWER = 4 * 1024 * 1024
@@ -111,60 +117,196 @@ def _read_all(connection: socket.socket, deadline: float) -> bytes:
     return b"".join(chunks)
 
 
-class _Arguments:
-    def __init__(self, url: str, timeout: float, token: str | None) -> None:
-        self.url = url
-        self.timeout = timeout
-        self.token = token
+# -- command line ----------------------------------------------------------------------------
+#
+# argparse costs about 1.5 ms of a probe's cold start (python -X importtime), which the json
+# module, now imported by nagios only, pays back; _Formatter saves the 2 ms of shutil.
+
+#: The path ``nagios -H HOST`` asks when no ``-u`` is given: the extension's default path.
+DEFAULT_PATH = "/healthz"
 
 
-def _arguments(command: str, argv: Sequence[str], usage_code: int) -> _Arguments | int:
-    """``URL [--timeout SECONDS] [--token TOKEN]``; the exit code *usage_code* on a usage error."""
-    usage = f"usage: flask-healthcheck {command} URL [--timeout SECONDS] [--token TOKEN]"
-    url: str | None = None
-    timeout = DEFAULT_TIMEOUT
-    token: str | None = None
-    args = list(argv)
-    while args:
-        arg = args.pop(0)
-        if arg in ("-h", "--help"):
-            print(f"{usage}\n\n{__doc__}")
-            return 0
-        option, _, inline = arg.partition("=")
-        if option in ("--timeout", "--token"):
-            value = inline if "=" in arg else (args.pop(0) if args else "")
-            if option == "--token":
-                if not value or any(character in value for character in "\r\n"):
-                    print(f"{usage}\nerror: --token needs a token", file=sys.stderr)
-                    return usage_code
-                token = value
-                continue
+class UsageError(Exception):
+    """Options that cannot be run; the command says why and exits with its usage code."""
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help layout, with the terminal's width found without importing shutil.
+
+    argparse makes a formatter for every option it adds, and the default one imports shutil
+    for :func:`shutil.get_terminal_size`: 2 ms of a cold start that prints no help.
+    """
+
+    def __init__(self, prog: str) -> None:
+        try:
+            columns = int(os.environ["COLUMNS"])
+        except (KeyError, ValueError):
             try:
-                timeout = float(value)
-            except ValueError:
-                timeout = -1.0
-            if not 0 < timeout < float("inf"):
-                print(f"{usage}\nerror: --timeout needs seconds above zero", file=sys.stderr)
-                return usage_code
-        elif url is None and not arg.startswith("-"):
-            url = arg
-        else:
-            print(f"{usage}\nerror: unexpected argument {arg!r}", file=sys.stderr)
-            return usage_code
-    if url is None:
-        print(f"{usage}\nerror: the URL is missing", file=sys.stderr)
-        return usage_code
-    return _Arguments(url, timeout, token)
+                columns = os.get_terminal_size().columns  # of the standard output
+            except (ValueError, OSError):
+                columns = 80
+        super().__init__(prog, width=max(columns - 2, 20))
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, whose usage errors the command reports itself, with its own exit code."""
+
+    def __init__(self, prog: str, description: str) -> None:
+        super().__init__(prog=prog, description=description, formatter_class=_Formatter)
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be more than zero seconds: {text!r}")
+    return value
+
+
+def _token(text: str) -> str:
+    if not text or any(character in text for character in "\r\n"):
+        raise argparse.ArgumentTypeError("needs a token of one line")
+    return text
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}")
+    return int(text)
+
+
+def _hostname(text: str) -> str:
+    if not text or any(character.isspace() or character in "/?#@" for character in text):
+        raise argparse.ArgumentTypeError(f"not a host name or address: {text!r}")
+    return text
+
+
+def _add_request_options(parser: argparse.ArgumentParser, *, timeout_flags: Sequence[str]) -> None:
+    parser.add_argument(
+        *timeout_flags,
+        dest="timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"give up after this long, connecting included (default: {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--token",
+        type=_token,
+        help="send 'Authorization: Bearer TOKEN', the app's HEALTHCHECK_TOKEN, for full details",
+    )
+
+
+def _probe_parser() -> _Parser:
+    parser = _Parser(
+        prog="flask-healthcheck probe",
+        description=(
+            "Ask an HTTP endpoint, for an exec probe. Exit 0 when it answers 2xx, 1 otherwise "
+            "(with one line on stderr saying why), 1 on a usage error too."
+        ),
+    )
+    parser.add_argument(
+        "url", metavar="URL", help="the endpoint, such as http://127.0.0.1:8000/healthz/live"
+    )
+    _add_request_options(parser, timeout_flags=["--timeout"])
+    return parser
+
+
+def _nagios_parser() -> _Parser:
+    parser = _Parser(
+        prog="flask-healthcheck nagios",
+        description=(
+            "A Nagios plugin: read the JSON report of an endpoint and print one status line with "
+            "performance data. Give the URL, or the host with -H (and -p, -u, -S) as for "
+            "check_http. Exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (unreachable, timed out, "
+            "not a report, or a usage error)."
+        ),
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "url", nargs="?", metavar="URL", help="the endpoint, such as http://app:8000/healthz"
+    )
+    where = parser.add_argument_group("the endpoint as check_http takes it (instead of URL)")
+    where.add_argument("-H", "--hostname", type=_hostname, help="the host name or address")
+    where.add_argument("-p", "--port", type=_port, help="the port (default: 80, or 443 with -S)")
+    where.add_argument(
+        "-u",
+        "--url",
+        dest="path",
+        metavar="PATH",
+        help=f"the path to ask (default: {DEFAULT_PATH})",
+    )
+    where.add_argument("-S", "--ssl", action="store_true", help="connect with https")
+    _add_request_options(parser, timeout_flags=["-t", "--timeout"])
+    parser.add_argument(
+        "-w",
+        "--warning",
+        type=_seconds,
+        metavar="SECONDS",
+        help="WARNING when the answer takes longer than this",
+    )
+    parser.add_argument(
+        "-c",
+        "--critical",
+        type=_seconds,
+        metavar="SECONDS",
+        help="CRITICAL when the answer takes longer than this",
+    )
+    return parser
+
+
+def _parse(parser: _Parser, argv: Sequence[str]) -> argparse.Namespace | int:
+    """The options, or the exit code of ``--help`` and ``--version`` (printed by argparse)."""
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0
+
+
+def _endpoint(options: argparse.Namespace) -> str:
+    """The URL ``nagios`` asks: its URL argument, or the one -H, -p, -u and -S describe."""
+    with_host = [
+        flag
+        for flag, given in (("-p", options.port), ("-u", options.path), ("-S", options.ssl))
+        if given
+    ]
+    if options.hostname is None:
+        if options.url is None:
+            raise UsageError("give the URL, or the host with -H")
+        if with_host:
+            raise UsageError(f"{', '.join(with_host)} cannot go with a URL, only with -H")
+        return str(options.url)
+    if options.url is not None:
+        raise UsageError("give the URL or -H, not both")
+    host = options.hostname
+    if host.count(":") > 1 and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address
+    port = f":{options.port}" if options.port else ""
+    path = options.path or DEFAULT_PATH
+    if not path.startswith("/"):
+        path = f"/{path}"
+    return f"{'https' if options.ssl else 'http'}://{host}{port}{path}"
 
 
 def probe_main(argv: Sequence[str]) -> int:
-    """``flask-healthcheck probe URL [--timeout 3]``: exit 0 on a 2xx answer, 1 otherwise."""
-    parsed = _arguments("probe", argv, usage_code=1)
-    if isinstance(parsed, int):
-        return parsed
-    url = parsed.url
+    """``flask-healthcheck probe URL [--timeout 3] [--token T]``: exit 0 on a 2xx answer."""
+    parser = _probe_parser()
     try:
-        answer = fetch(url, parsed.timeout, token=parsed.token)
+        options = _parse(parser, argv)
+    except UsageError as exc:
+        parser.print_usage(sys.stderr)
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 1
+    if isinstance(options, int):
+        return options
+    url: str = options.url
+    try:
+        answer = fetch(url, options.timeout, token=options.token)
     except ProbeError as exc:
         print(f"flask-healthcheck probe: {exc}", file=sys.stderr)
         return 1
@@ -177,19 +319,34 @@ def probe_main(argv: Sequence[str]) -> int:
 
 
 def nagios_main(argv: Sequence[str]) -> int:
-    """``flask-healthcheck nagios URL [--timeout 3] [--token T]``: a Monitoring Plugins plugin.
+    """``flask-healthcheck nagios URL|-H HOST [...]``: a Monitoring Plugins plugin.
 
-    With ``--token``, the endpoint's ``HEALTHCHECK_TOKEN``, the status line shows the full
-    reason of a failure rather than its public output.
+    It takes ``check_http``'s ``-H``, ``-p``, ``-u``, ``-S``, ``-t``, ``-w``, ``-c`` and ``-V``,
+    so existing command definitions keep their options. With ``--token``, the endpoint's
+    ``HEALTHCHECK_TOKEN``, the status line shows the full reason of a failure rather than its
+    public output. A usage error is UNKNOWN, with its reason in the status line.
     """
-    from .nagios import PluginStatus, from_json, unknown
+    import json  # here, not at the top: probe needs neither, and starts faster without them
 
-    parsed = _arguments("nagios", argv, usage_code=PluginStatus.UNKNOWN)
-    if isinstance(parsed, int):
-        return parsed
+    from .nagios import PluginStatus, ResponseTime, from_json, unknown
+
+    parser = _nagios_parser()
     try:
-        answer = fetch(parsed.url, parsed.timeout, token=parsed.token)
-        output = from_json(json.loads(answer.body))
+        options = _parse(parser, argv)
+        if isinstance(options, int):
+            return options
+        url = _endpoint(options)
+        warning, critical = options.warning, options.critical
+        if warning is not None and critical is not None and warning > critical:
+            raise UsageError("the warning threshold (-w) is above the critical one (-c)")
+    except UsageError as exc:
+        parser.print_usage(sys.stderr)
+        print(unknown(f"usage error: {exc}").text)
+        return PluginStatus.UNKNOWN
+    try:
+        answer = fetch(url, options.timeout, token=options.token)
+        response_time = ResponseTime(answer.elapsed, options.warning, options.critical)
+        output = from_json(json.loads(answer.body), response_time=response_time)
     except ProbeError as exc:
         output = unknown(str(exc))
     except ValueError:  # JSONDecodeError and UnicodeDecodeError

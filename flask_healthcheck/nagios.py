@@ -9,7 +9,10 @@ performance datum per check, ``'label'=value[UOM];[warn];[crit];[min];[max]``::
 A failing critical check makes it CRITICAL; a failing non-critical check, or a check that
 passed with a warning, makes it WARNING; otherwise it is OK. The same rules apply to a
 :class:`~flask_healthcheck.Report` built in-process (``flask healthcheck run --format nagios``)
-and to the JSON body an endpoint answered (for a plugin that asks over HTTP).
+and to the JSON body an endpoint answered (for a plugin that asks over HTTP). The plugin that
+asks over HTTP adds the time the endpoint took to answer, ``time=0.012s;1.000;2.000;0``, with
+the warning and critical thresholds of ``check_http``'s ``-w`` and ``-c``: an answer slower than
+one of them makes the status at least WARNING or CRITICAL.
 
 This module imports nothing from Flask, so a command-line probe can use it without loading the
 app.
@@ -70,13 +73,61 @@ def _seconds(value: float) -> str:
     return text or "0"
 
 
-def _perfdata(checks: Sequence[_Check]) -> str:
+def _decimal(value: float) -> str:
+    # check_http's style, "1.000": at least three decimals, at most six, never "1e-05".
+    whole, _, decimals = f"{value:.6f}".partition(".")
+    return f"{whole}.{decimals.rstrip('0').ljust(3, '0')}"
+
+
+@dataclass(frozen=True)
+class ResponseTime:
+    """How long an endpoint took to answer, in seconds, with optional thresholds on it.
+
+    *warning* and *critical* are the ``-w`` and ``-c`` thresholds of ``check_http``: an answer
+    that took longer than one of them makes the plugin WARNING or CRITICAL, whatever the checks
+    say. They also go into the performance datum, ``time=0.012s;1.000;2.000;0``.
+    """
+
+    seconds: float
+    warning: float | None = None
+    critical: float | None = None
+
+    @property
+    def status(self) -> PluginStatus:
+        """CRITICAL above *critical*, else WARNING above *warning*, else OK."""
+        if self.critical is not None and self.seconds > self.critical:
+            return PluginStatus.CRITICAL
+        if self.warning is not None and self.seconds > self.warning:
+            return PluginStatus.WARNING
+        return PluginStatus.OK
+
+    def problem(self) -> str | None:
+        """The words for the status line when the answer was too slow, else ``None``."""
+        status = self.status
+        threshold = self.critical if status is PluginStatus.CRITICAL else self.warning
+        if status is PluginStatus.OK or threshold is None:
+            return None
+        return (
+            f"answered in {self.seconds:.3f} s, above the {status.name.lower()} threshold of "
+            f"{_seconds(threshold)} s"
+        )
+
+    def perfdatum(self) -> str:
+        """``time=<seconds>s;<warning>;<critical>;0``, thresholds empty when not set."""
+        warning = "" if self.warning is None else _decimal(self.warning)
+        critical = "" if self.critical is None else _decimal(self.critical)
+        return f"time={_decimal(max(self.seconds, 0.0))}s;{warning};{critical};0"
+
+
+def _perfdata(checks: Sequence[_Check], response_time: ResponseTime | None = None) -> str:
     data = []
     for check in checks:
         if check.response_time is None:
             continue
         label = check.name.replace("'", "''").replace("=", "_")
         data.append(f"'{label}'={_seconds(check.response_time)}s;;;0")
+    if response_time is not None:
+        data.append(response_time.perfdatum())
     return " ".join(data)
 
 
@@ -86,7 +137,12 @@ def _problem(check: _Check) -> str:
     return f"{check.name} {word}: {output}" if output else f"{check.name} {word}"
 
 
-def _render(checks: Sequence[_Check], service: str, failed: bool = False) -> PluginOutput:
+def _render(
+    checks: Sequence[_Check],
+    service: str,
+    failed: bool = False,
+    response_time: ResponseTime | None = None,
+) -> PluginOutput:
     critical = [check for check in checks if not check.passed and check.critical]
     degraded = [check for check in checks if check.warning or not (check.passed or check.critical)]
     if critical or failed:
@@ -100,8 +156,12 @@ def _render(checks: Sequence[_Check], service: str, failed: bool = False) -> Plu
         status = PluginStatus.OK
         count = len(checks)
         summary = f"{count} check{'s' if count != 1 else ''} passed" if count else "no checks"
+    slow = response_time.problem() if response_time is not None else None
+    if response_time is not None and slow is not None:
+        status = max(status, response_time.status)
+        summary = f"{summary}; {slow}"
     line = f"{service} {status.name} - {summary}"
-    perfdata = _perfdata(checks)
+    perfdata = _perfdata(checks, response_time)
     return PluginOutput(status, f"{line} | {perfdata}" if perfdata else line)
 
 
@@ -158,12 +218,16 @@ def _checks_of(results: Iterable[object]) -> list[_Check] | None:
     return checks
 
 
-def from_json(body: object, *, service: str = SERVICE) -> PluginOutput:
+def from_json(
+    body: object, *, service: str = SERVICE, response_time: ResponseTime | None = None
+) -> PluginOutput:
     """The plugin output for the JSON body of an endpoint (the default ``json`` format).
 
     *body* is the decoded JSON: ``{"status": "success"|"failure", "results": [...]}``. An error
     answer (``{"error": ...}``, as for an invalid token) or a body of another shape is UNKNOWN:
-    it says nothing about the checks.
+    it says nothing about the checks. With *response_time*, the time the endpoint took to
+    answer, the line has a ``time`` performance datum and an answer slower than its thresholds
+    raises the status to WARNING or CRITICAL.
     """
     if not isinstance(body, Mapping):
         return unknown("the answer is not a JSON object", service=service)
@@ -177,4 +241,4 @@ def from_json(body: object, *, service: str = SERVICE) -> PluginOutput:
             "the answer is not a flask_healthcheck report (no 'status' and 'results')",
             service=service,
         )
-    return _render(checks, service, failed=status == "failure")
+    return _render(checks, service, failed=status == "failure", response_time=response_time)

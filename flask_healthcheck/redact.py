@@ -1,4 +1,38 @@
-"""Masking of credentials in any text the library shows or logs."""
+"""Masking of credentials in any text the library shows or logs.
+
+:func:`mask_credentials` runs on every check's output, every detail, every logged traceback and
+every Sentry event, so it recognises a secret by its syntax and by the name it is given, in the
+forms that end up in error messages:
+
+- the password of a URL, ``scheme://user:***@host``, and of a URL without its scheme,
+  ``user:***@host:5432``;
+- the value of a parameter whose name says it is secret (below), in every syntax: a query string
+  (``?access_token=***&page=2``), a libpq or ODBC connection string (``host=db password=***``,
+  ``Server=db;Pwd=***;``), an environment line (``DATABASE_PASSWORD=***``), a header line
+  (``Authorization: Bearer ***``), YAML (``password: ***``), a Python or JSON mapping
+  (``{'password': '***'}``, ``{"api_key": "***"}``) or keyword arguments (``token='***'``).
+
+A name is secret when it contains ``token``, ``secret``, ``passw`` (password, passwd),
+``passphrase``, ``pwd``, ``credential`` or ``signature`` anywhere, or when its last word is
+``key``, ``apikey``, ``privatekey``, ``auth``, ``authorization``, ``pass``, ``pw``, ``sig``,
+``cookie``, ``session`` or ``sessionid``. Words are split at non-letters and at camel case, so
+``api_key``, ``X-Api-Key``, ``apiKey``, ``AWS_SECRET_ACCESS_KEY``, ``client_secret`` and
+``Proxy-Authorization`` are secret, while ``monkey``, ``keys``, ``keyspace``, ``key_id``,
+``AccessKeyId``, ``authSource`` and ``sslmode`` are not: the short words are matched only whole,
+so ordinary parameters stay readable.
+
+A value ends where its syntax ends it: a quoted value at its closing quote, any other value at
+whitespace, a quote, ``&``, ``;``, ``<`` or ``>``; a ``,``, ``.``, ``)``, ``]`` or ``}`` that
+ends it before whitespace is read as the punctuation around it. User names, hosts, ports and the
+other parameters stay as they are. ``=`` must follow the name directly (``password=x``, as in
+every syntax above), except before a quoted value (``password = 'x'``), so a line of code such
+as ``token = get_token()`` in a traceback stays readable. A bare token with no name (``Bearer
+abc`` alone) cannot be told from prose and is left alone.
+
+The regular expressions avoid nested repetition and emulate atomic groups with a lookahead and a
+backreference (the ``(?=(?P<x>...))(?P=x)`` idiom, as Python 3.10 has no possessive
+quantifiers), so the time they take grows linearly with the text, whatever it holds.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +40,88 @@ import re
 
 MASK = "***"
 
-# scheme://user:password@host -> scheme://user:***@host (the user part may be empty, as in
-# redis://:secret@host). The password runs to the last "@" before a space or quote: a password
-# put into a URL unencoded may itself contain "@" or "/", and masking too much is harmless.
-_URL_PASSWORD = re.compile(
-    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@'\"<>]*):(?P<secret>[^\s'\"<>]+)@"
+# A token of text that holds an "@", from its start (whitespace, a quote or <> delimit tokens).
+_TOKEN_WITH_AT = re.compile(r"(?<![^\s'\"<>])(?=(?P<head>[^\s'\"<>@]*))(?P=head)@[^\s'\"<>]*")
+# scheme://user: -- in a token, searched up to its last "@"; the password runs from the colon
+# to that "@", as a password put into a URL unencoded may itself contain "@" or "/".
+_URL_USER = re.compile(r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]*://[^:/@]*:")
+# user: of a URL without its scheme (user:pw@host:5432); mailto:someone@host is an address.
+_BARE_USER = re.compile(r"(?<![\w.%+~\-])(?!(?i:mailto):)[\w.%+~\-]+:")
+
+_NAME_CHARACTER = r"[A-Za-z0-9_.\-]"
+_ANYWHERE = ("token", "secret", "passw", "passphrase", "pwd", "credential", "signature")
+_LAST_WORDS = (
+    "authorization",
+    "privatekey",
+    "sessionid",
+    "session",
+    "cookie",
+    "apikey",
+    "auth",
+    "pass",
+    "key",
+    "sig",
+    "pw",
 )
-# ?password=secret, &token=secret, ;api_key=secret and the like inside URLs and DSNs.
+# The last word of a name: after a non-letter in any case ("API_KEY", "x-api-key"), or
+# capitalised after a letter ("apiKey", "APIKey"); only digits and separators may follow it.
+_LAST_WORD = (
+    rf"(?:(?<![A-Za-z])(?i:{'|'.join(_LAST_WORDS)})"
+    rf"|(?<=[A-Za-z])(?:{'|'.join(word.capitalize() for word in _LAST_WORDS)}))"
+    rf"(?![A-Za-z])[0-9_.\-]*(?!{_NAME_CHARACTER})"
+)
 _SECRET_PARAMETER = re.compile(
-    r"(?P<head>[?&;\s](?:password|passwd|pwd|secret|token|api_?key|access_?key)=)(?P<secret>[^&;\s]+)",
-    re.IGNORECASE,
+    rf"""
+    (?<!{_NAME_CHARACTER})
+    (?={_NAME_CHARACTER}*?(?:(?i:{"|".join(_ANYWHERE)})|{_LAST_WORD}))
+    (?=(?P<name>{_NAME_CHARACTER}+))(?P=name)
+    (?P<separator>['"\]]?(?:=|(?P<spaced>[ \t]+=[ \t]*)|[ \t]*(?::|=>)[ \t]*))
+    (?P<scheme>(?i:basic|bearer|digest|token|negotiate|ntlm|jwt)[ \t]+)?
+    (?:
+        (?P<prefix>[bBrRuU]?)(?P<quote>['"])(?P<quoted>(?:\\.|(?!(?P=quote))[^\\\n])*)(?P=quote)
+      | (?(spaced)(?!))(?!\*\*\*@)  # not after "=" with spaces; not a masked "user:***@host"
+        (?P<open>['"]?)(?P<bare>[^\s'"&;<>]+(?=[&;'"<>])|[^\s'"&;<>]*[^\s'"&;<>,.)\]}}])
+    )
+    """,
+    re.VERBOSE,
 )
+
+
+def _mask_userinfo(match: re.Match[str]) -> str:
+    token = match.group()
+    at = token.rindex("@")
+    user = _URL_USER.search(token, 0, at)
+    if user is None:
+        user = _BARE_USER.search(token, 0, at)
+        if user is None or "/" in token[user.end() : at]:
+            return token
+    if user.end() == at:  # no password: "redis://:@host"
+        return token
+    return f"{token[: user.end()]}{MASK}{token[at:]}"
+
+
+def _mask_parameter(match: re.Match[str]) -> str:
+    if match["quote"] is not None and not match["quoted"]:
+        return match.group()  # an empty value hides nothing
+    opening = match["quote"] or match["open"] or ""
+    return (
+        f"{match['name']}{match['separator']}{match['scheme'] or ''}{match['prefix'] or ''}"
+        f"{opening}{MASK}{match['quote'] or ''}"
+    )
 
 
 def mask_credentials(text: str) -> str:
-    """Return *text* with passwords in URLs and secret query parameters replaced by ``***``."""
-    if "=" not in text and "@" not in text:
+    """Return *text* with the passwords and secret parameters it holds replaced by ``***``.
+
+    The passwords of URLs (``postgresql://app:***@db/prod``, ``app:***@db:5432``) and the values
+    of parameters with secret names in every syntax (``?access_token=***``, ``password=***``,
+    ``Authorization: Bearer ***``, ``{'password': '***'}``); user names, hosts and other
+    parameters stay readable. A text without ``=``, ``:`` or ``@`` holds none of them and is
+    returned as it is, at once.
+    """
+    has_at = "@" in text
+    if not has_at and "=" not in text and ":" not in text:
         return text
-    text = _URL_PASSWORD.sub(rf"\g<head>:{MASK}@", text)
-    return _SECRET_PARAMETER.sub(rf"\g<head>{MASK}", text)
+    if has_at:
+        text = _TOKEN_WITH_AT.sub(_mask_userinfo, text)
+    return _SECRET_PARAMETER.sub(_mask_parameter, text)

@@ -294,3 +294,73 @@ def test_a_real_flask_process_exits_1_on_a_critical_failure_and_2_on_usage() -> 
     assert json.loads(passing.stdout)["results"][0]["checker"] == "disk"
     assert usage.returncode == 2
     assert "unknown check 'nope'" in usage.stderr
+
+
+BROKEN_APPS = {
+    "import_error": "import no_such_dependency_of_the_app\n",
+    "no_app": "VALUE = 1\n",
+    "factory_raises": (
+        "def create_app():\n"
+        "    raise RuntimeError('cannot reach postgresql://app:s3cret@db.internal/prod')\n"
+    ),
+    "module_raises": "raise ValueError('DATABASE_PASSWORD=s3cret is not accepted')\n",
+    "exits": "import sys\nsys.exit('DATABASE_URL=postgresql://app:s3cret@db/x is unreachable')\n",
+}
+
+
+def run_flask_in(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FLASK_")}
+    return subprocess.run(
+        [FLASK, *args],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "kind"),
+    [
+        ("no_such_module", "its module was not found"),
+        ("import_error", "its module raised ImportError"),
+        ("no_app", "Flask found no app in its module"),
+        ("factory_raises", "its code raised RuntimeError"),
+        ("module_raises", "its code raised ValueError"),
+        ("exits", "its code raised SystemExit"),
+    ],
+)
+def test_nagios_format_on_an_app_that_cannot_be_loaded_is_one_unknown_line(
+    tmp_path: Path, module: str, kind: str
+) -> None:
+    if module in BROKEN_APPS:
+        (tmp_path / f"{module}.py").write_text(BROKEN_APPS[module])
+
+    completed = run_flask_in(tmp_path, "--app", module, "healthcheck", "run", "--format", "nagios")
+
+    assert completed.returncode == 3, completed.stdout + completed.stderr
+    assert completed.stdout == f"HEALTHCHECK UNKNOWN - cannot load the app: {kind}\n"
+    assert "s3cret" not in completed.stdout + completed.stderr
+    assert completed.stderr.startswith("cannot load the app: ")  # the details, masked
+
+
+def test_nagios_format_without_any_app_is_unknown(tmp_path: Path) -> None:
+    completed = run_flask_in(tmp_path, "healthcheck", "run", "--format", "nagios")
+
+    assert completed.returncode == 3
+    assert completed.stdout == (
+        "HEALTHCHECK UNKNOWN - cannot load the app: "
+        "no app given (--app, FLASK_APP, wsgi.py or app.py)\n"
+    )
+
+
+def test_other_formats_report_an_app_that_cannot_be_loaded_as_flask_does(tmp_path: Path) -> None:
+    (tmp_path / "no_app.py").write_text(BROKEN_APPS["no_app"])
+
+    completed = run_flask_in(tmp_path, "--app", "no_app", "healthcheck", "run")
+
+    assert completed.returncode == 2
+    assert completed.stdout == ""
+    assert "Failed to find Flask application or factory in module 'no_app'" in completed.stderr

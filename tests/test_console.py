@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
-from flask_healthcheck import console
+from flask_healthcheck import __version__, console, http_probe
 from flask_healthcheck.http_probe import ProbeError, fetch
 from flask_healthcheck.nagios import PluginStatus
 
@@ -81,16 +83,35 @@ def test_probe_gives_up_on_time_against_a_server_that_never_answers() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ((), "the URL is missing"),
+        ((), "the following arguments are required: URL"),
         (("ftp://example.invalid/",), "not an http:// or https:// URL"),
-        (("http://127.0.0.1/", "--timeout", "zero"), "--timeout needs seconds above zero"),
-        (("http://127.0.0.1/", "--bogus"), "unexpected argument '--bogus'"),
+        (("http://127.0.0.1/", "--timeout", "zero"), "not a number of seconds: 'zero'"),
+        (("http://127.0.0.1/", "--timeout=-1"), "must be more than zero seconds: '-1'"),
+        (("http://127.0.0.1/", "--token", ""), "argument --token: needs a token of one line"),
+        (("http://127.0.0.1/", "--bogus"), "unrecognized arguments: --bogus"),
     ],
 )
 def test_probe_usage_errors_exit_1_and_say_why(args: tuple[str, ...], message: str) -> None:
     result = run("probe", *args)
     assert result.returncode == 1
     assert message in result.stderr
+
+
+@pytest.mark.parametrize("args", [("--help",), ("probe", "--help"), ("nagios", "--help")])
+def test_help_is_plain_text(args: tuple[str, ...]) -> None:
+    result = run(*args)
+
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: flask-healthcheck")
+    for markup in ("``", ":mod:", ":func:", "::", ".. "):
+        assert markup not in result.stdout
+
+
+def test_help_lists_the_commands() -> None:
+    result = run("--help")
+
+    commands = result.stdout.split("commands:", 1)[1]
+    assert re.findall(r"^    (\w+) ", commands, re.MULTILINE) == ["probe", "nagios", "worker"]
 
 
 def test_nagios_is_ok_when_every_check_passes(server: tuple[str, Path]) -> None:
@@ -156,10 +177,137 @@ def test_the_command_never_imports_flask() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_an_unknown_command_is_a_usage_error() -> None:
+def test_an_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert console.main(["bogus"]) == 2
+    assert "invalid choice: 'bogus'" in capsys.readouterr().err
     assert console.main([]) == 2
+    assert console.main(["--token", "x", "probe"]) == 2
     assert console.main(["--help"]) == 0
+
+
+def test_version_is_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert console.main(["--version"]) == 0
+    assert capsys.readouterr().out == f"flask-healthcheck {__version__}\n"
+    assert console.main(["nagios", "-V"]) == 0
+    assert capsys.readouterr().out == f"flask-healthcheck nagios {__version__}\n"
+
+
+# -- nagios with check_http's options ------------------------------------------------------
+
+
+def host_and_port(base: str) -> tuple[str, str]:
+    parts = urlsplit(base)
+    return str(parts.hostname), str(parts.port)
+
+
+def test_nagios_takes_check_http_host_port_and_path(server: tuple[str, Path]) -> None:
+    base, _ = server
+    host, port = host_and_port(base)
+
+    by_url = run("nagios", f"{base}/healthz/database", "--timeout", "5")
+    by_host = run("nagios", "-H", host, "-p", port, "-u", "/healthz/database", "-t", "5")
+    long_options = run("nagios", f"--hostname={host}", f"--port={port}", "--url=/healthz/database")
+
+    for result in (by_url, by_host, long_options):
+        assert result.returncode == PluginStatus.OK, result.stdout
+        assert result.stdout.startswith("HEALTHCHECK OK - 1 check passed | 'database'=")
+
+
+def test_nagios_with_only_a_host_asks_the_default_path(server: tuple[str, Path]) -> None:
+    base, _ = server
+    host, port = host_and_port(base)
+
+    result = run("nagios", "-H", host, "-p", port)
+
+    assert result.returncode == PluginStatus.WARNING, result.stdout  # /healthz: search fails
+    assert "'switch'=" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "url"),
+    [
+        (["-H", "app.internal"], "http://app.internal/healthz"),
+        (["-H", "app.internal", "-S"], "https://app.internal/healthz"),
+        (
+            ["-H", "10.0.0.5", "-p", "8000", "-u", "healthz/ready"],
+            "http://10.0.0.5:8000/healthz/ready",
+        ),
+        (["-H", "::1", "-p", "8000"], "http://[::1]:8000/healthz"),
+        (["-H", "[::1]", "--ssl", "-u", "/h?x=1"], "https://[::1]/h?x=1"),
+        (["http://app/healthz/ready"], "http://app/healthz/ready"),
+    ],
+)
+def test_nagios_endpoint_from_check_http_options(args: list[str], url: str) -> None:
+    options = http_probe._nagios_parser().parse_args(args)
+
+    assert http_probe._endpoint(options) == url
+
+
+def test_nagios_thresholds_make_a_slow_answer_warning_or_critical(
+    server: tuple[str, Path],
+) -> None:
+    base, _ = server
+    url = f"{base}/healthz/database"
+    never_slow = run("nagios", url, "-w", "60", "-c", "120")
+    # No answer over a socket takes less than a microsecond: these are always exceeded.
+    warning = run("nagios", url, "-w", "0.000001")
+    critical = run("nagios", url, "--warning=0.000001", "--critical=0.000002")
+
+    assert never_slow.returncode == PluginStatus.OK, never_slow.stdout
+    assert re.search(r" time=\d+\.\d{3,6}s;60\.000;120\.000;0$", never_slow.stdout.strip())
+    assert warning.returncode == PluginStatus.WARNING, warning.stdout
+    assert warning.stdout.startswith("HEALTHCHECK WARNING - 1 check passed; answered in "), (
+        warning.stdout
+    )
+    assert "above the warning threshold of 0.000001 s" in warning.stdout
+    assert re.search(r" time=\d+\.\d{3,6}s;0\.000001;;0$", warning.stdout.strip())
+    assert critical.returncode == PluginStatus.CRITICAL, critical.stdout
+    assert "above the critical threshold of 0.000002 s" in critical.stdout
+    assert critical.stdout.strip().endswith("s;0.000001;0.000002;0")
+
+
+def test_nagios_thresholds_never_improve_a_failing_report(server: tuple[str, Path]) -> None:
+    base, switch = server
+    switch.unlink()
+    try:
+        result = run("nagios", f"{base}/healthz", "-w", "0.000001", "-c", "60")
+    finally:
+        switch.touch()
+
+    assert result.returncode == PluginStatus.CRITICAL, result.stdout
+    assert result.stdout.startswith("HEALTHCHECK CRITICAL - switch failed: switched off")
+    assert "above the warning threshold" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        ((), "give the URL, or the host with -H"),
+        (("http://a/", "-H", "a"), "give the URL or -H, not both"),
+        (("http://a/", "-p", "80", "-S"), "-p, -S cannot go with a URL, only with -H"),
+        (("-H", "a", "-w", "2", "-c", "1"), "the warning threshold (-w) is above the critical"),
+        (("-H", "a", "-w", "1:2"), "argument -w/--warning: not a number of seconds: '1:2'"),
+        (("-H", "a", "-p", "http"), "argument -p/--port: not a port number: 'http'"),
+        (("-H", "a/b"), "argument -H/--hostname: not a host name or address: 'a/b'"),
+        (("-H", "a", "--bogus"), "unrecognized arguments: --bogus"),
+    ],
+)
+def test_nagios_usage_errors_are_one_unknown_line(args: tuple[str, ...], reason: str) -> None:
+    result = run("nagios", *args)
+
+    assert result.returncode == PluginStatus.UNKNOWN
+    assert result.stdout.count("\n") == 1
+    assert result.stdout.startswith("HEALTHCHECK UNKNOWN - usage error: ")
+    assert reason in result.stdout
+    assert result.stderr.startswith("usage: flask-healthcheck nagios")
+
+
+def test_nagios_timeout_short_option() -> None:
+    with black_hole() as hole:
+        result = run("nagios", "-H", "127.0.0.1", "-p", str(hole.port), "-t", "0.5")
+
+    assert result.returncode == PluginStatus.UNKNOWN
+    assert "within 0.5 s" in result.stdout
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 
 from flask_healthcheck import CheckResult, HealthCheck, Outcome, Report
-from flask_healthcheck.nagios import PluginStatus, from_json, from_report, unknown
+from flask_healthcheck.nagios import PluginStatus, ResponseTime, from_json, from_report, unknown
 
 
 def result(name: str, passed: bool = True, **fields: object) -> CheckResult:
@@ -175,3 +175,84 @@ def test_the_module_does_not_import_flask() -> None:
     )
 
     assert completed.stdout.strip() == "False"
+
+
+OK_BODY = {
+    "status": "success",
+    "results": [{"checker": "database", "passed": True, "response_time": 0.002}],
+}
+
+
+@pytest.mark.parametrize(
+    ("seconds", "status"),
+    [
+        (0.5, PluginStatus.OK),
+        (1.0, PluginStatus.OK),  # as check_http: a threshold is exceeded only above it
+        (1.5, PluginStatus.WARNING),
+        (2.5, PluginStatus.CRITICAL),
+    ],
+)
+def test_response_time_status_against_the_thresholds(seconds: float, status: PluginStatus) -> None:
+    assert ResponseTime(seconds, warning=1.0, critical=2.0).status == status
+
+
+def test_response_time_without_thresholds_is_ok() -> None:
+    assert ResponseTime(99.0).status == PluginStatus.OK
+    assert ResponseTime(99.0, critical=100.0).status == PluginStatus.OK
+
+
+@pytest.mark.parametrize(
+    ("response_time", "datum"),
+    [
+        (ResponseTime(0.012, 1.0, 2.0), "time=0.012s;1.000;2.000;0"),
+        (ResponseTime(0.012345678), "time=0.012346s;;;0"),
+        (ResponseTime(1e-06, warning=0.5), "time=0.000001s;0.500;;0"),
+        (ResponseTime(3.0, critical=2.25), "time=3.000s;;2.250;0"),
+    ],
+)
+def test_response_time_perfdatum_has_the_thresholds(
+    response_time: ResponseTime, datum: str
+) -> None:
+    assert response_time.perfdatum() == datum
+
+
+def test_a_slow_answer_of_a_passing_report_is_a_warning_with_the_time() -> None:
+    output = from_json(OK_BODY, response_time=ResponseTime(1.5, warning=1.0, critical=2.0))
+
+    assert output == (
+        PluginStatus.WARNING,
+        "HEALTHCHECK WARNING - 1 check passed; answered in 1.500 s, above the warning "
+        "threshold of 1 s | 'database'=0.002s;;;0 time=1.500s;1.000;2.000;0",
+    )
+
+
+def test_a_too_slow_answer_is_critical() -> None:
+    status, text = from_json(OK_BODY, response_time=ResponseTime(2.5, warning=1.0, critical=2.0))
+
+    assert status == PluginStatus.CRITICAL
+    assert "answered in 2.500 s, above the critical threshold of 2 s |" in text
+
+
+def test_a_fast_answer_changes_only_the_perfdata() -> None:
+    output = from_json(OK_BODY, response_time=ResponseTime(0.25, warning=1.0))
+
+    assert output == (
+        PluginStatus.OK,
+        "HEALTHCHECK OK - 1 check passed | 'database'=0.002s;;;0 time=0.250s;1.000;;0",
+    )
+
+
+def test_a_slow_answer_never_improves_the_status() -> None:
+    body = {"status": "failure", "results": [{"checker": "db", "passed": False, "output": "x"}]}
+
+    status, text = from_json(body, response_time=ResponseTime(1.5, warning=1.0, critical=2.0))
+
+    assert status == PluginStatus.CRITICAL
+    assert text.startswith("HEALTHCHECK CRITICAL - db failed: x; answered in 1.500 s, above")
+
+
+def test_an_error_answer_stays_unknown_whatever_its_time() -> None:
+    output = from_json({"error": "invalid token"}, response_time=ResponseTime(5.0, critical=1.0))
+
+    assert output.status == PluginStatus.UNKNOWN
+    assert "time=" not in output.text
