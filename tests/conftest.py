@@ -39,6 +39,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     items.sort(key=rank)  # stable: the order within a file, and of the other files, is kept
 
+
 # gunicorn 27 keeps one control socket per user (~/.gunicorn/gunicorn.ctl): servers that the
 # tests run side by side would take it from each other. Every gunicorn a test starts inherits
 # this environment and runs without one.
