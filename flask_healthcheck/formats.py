@@ -1,6 +1,8 @@
 """Report formats: Runscope-compatible JSON, IETF health+json, Kubernetes-style text and HTML.
 
-A format turns a :class:`~flask_healthcheck.results.Report` into a body; it never runs checks.
+A format turns a :class:`~flask_healthcheck.Report` into a body; it never runs checks. The
+views pick one with :func:`choose` from ``?format=`` or the ``Accept`` header; docs/formats.rst
+shows each.
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .exceptions import UnknownFormatError
 from .page import render_html
 from .results import CheckResult, Report, Status
 
 
 @dataclass(frozen=True)
 class Format:
+    """A report format: its name in ``?format=``, its MIME type, and its renderer, which takes
+    the report and whether the request may see withheld details (it bears the token)."""
+
     name: str
     mimetype: str
     render: Callable[[Report, bool], str]
@@ -75,7 +81,7 @@ def _result_text(result: CheckResult, show_details: bool) -> str:
 
 
 def render_json(report: Report, show_details: bool) -> str:
-    """Seed 001's Runscope ``healthcheck`` body, with more keys beside the ones it had.
+    """The body of the Runscope ``healthcheck`` library, with more keys beside the ones it had.
 
     The same text as ``json.dumps`` of the whole body, built from the text of each result.
     """
@@ -116,7 +122,7 @@ def render_health_json(report: Report, show_details: bool) -> str:
     body: dict[str, Any] = {
         "status": report.status.value,
         "serviceId": report.hostname,
-        "description": f"{report.endpoint} of {report.hostname}",
+        "description": f"{report.title} of {report.hostname}",
         "checks": {
             result.name: [_health_json_check(result, show_details)] for result in report.results
         },
@@ -142,7 +148,7 @@ def render_text(report: Report, show_details: bool) -> str:
     """Kubernetes' ``?verbose`` form: one ``[+]``/``[-]`` line a check, then the verdict."""
     lines = [_text_line(result, show_details) for result in report.results]
     verdict = {Status.PASS: "passed", Status.WARN: "passed, degraded", Status.FAIL: "failed"}
-    lines.append(f"{report.endpoint} check {verdict[report.status]}")
+    lines.append(f"{report.title} check {verdict[report.status]}")
     return "\n".join(lines) + "\n"
 
 
@@ -153,14 +159,12 @@ FORMATS: dict[str, Format] = {
     "html": Format("html", "text/html", render_html),
 }
 _BY_MIMETYPE = {fmt.mimetype: fmt for fmt in FORMATS.values()}
+#: ``Accept`` headers that ask for JSON (or for anything, or are missing): what probes send.
+#: The views and the liveness fast path answer these with JSON without parsing the header.
+JSON_ACCEPTS = frozenset({None, "", "*/*", "application/json"})
 # A browser's Accept header gets the HTML page of the full report only; the probes' endpoints
 # answer it with JSON unless ``?format=html`` asks for the page.
 _PROBE_MIMETYPES = [mimetype for mimetype in _BY_MIMETYPE if mimetype != "text/html"]
-
-
-class UnknownFormatError(ValueError):
-    def __init__(self, requested: str) -> None:
-        super().__init__(f"unknown format {requested!r}; use one of: {', '.join(FORMATS)}")
 
 
 def choose(
@@ -172,12 +176,13 @@ def choose(
     """The format named by ``?format=``, else the best match of the Accept header, else JSON.
 
     The Accept header selects the HTML page only when *html* is true (the full report).
+    Raises :class:`~flask_healthcheck.UnknownFormatError` for an unknown ``?format=``.
     """
     if requested is not None:
         try:
             # An unescaped '+' in a query string arrives as a space: "?format=health+json".
             return FORMATS[requested.strip().lower().replace(" ", "+")]
         except KeyError:
-            raise UnknownFormatError(requested) from None
+            raise UnknownFormatError(requested, FORMATS) from None
     mimetype = best_mimetype(list(_BY_MIMETYPE) if html else _PROBE_MIMETYPES)
     return _BY_MIMETYPE.get(mimetype or "", FORMATS["json"])

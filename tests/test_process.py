@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import logging
 import os
+from pathlib import Path
 
 import pytest
 
 from flask_healthcheck import process
 from flask_healthcheck.process import ForkHooks, Stage
+
+PACKAGE = Path(__file__).resolve().parent.parent / "flask_healthcheck"
 
 
 def test_a_child_forgets_then_restarts_then_runs_what_was_handed_down() -> None:
@@ -84,3 +88,19 @@ def test_a_registered_callback_runs_in_a_real_forked_child() -> None:
 
     assert answer == "True"
     assert os.getpid() not in _FORKED
+
+
+def _calls_of(function: str) -> list[str]:
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                owner = node.func.value
+                if isinstance(owner, ast.Name) and f"{owner.id}.{node.func.attr}" == function:
+                    found.append(str(path.relative_to(PACKAGE)))
+    return found
+
+
+def test_only_the_process_module_hooks_into_fork_and_exit() -> None:
+    assert _calls_of("os.register_at_fork") == ["process.py"]
+    assert _calls_of("atexit.register") == ["process.py"]
