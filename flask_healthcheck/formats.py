@@ -58,25 +58,19 @@ def _result_json(result: CheckResult, show_details: bool) -> dict[str, Any]:
     return body
 
 
-#: The JSON text of results that are served more than once: a result from the cache or of a
-#: background check (its ``expires`` is after its ``timestamp``) is encoded for its first
-#: answer only. Keyed by ``id()``; an entry holds its result, so no other object can have that
-#: id while the entry exists. Cleared when full: old results are not kept for long.
-_ENCODED: dict[tuple[int, bool], tuple[CheckResult, str]] = {}
-_ENCODED_LIMIT = 256
-
-
 def _result_text(result: CheckResult, show_details: bool) -> str:
-    if result.expires <= result.timestamp:  # made for this answer alone
+    """The JSON text of *result*, kept on it when it will be served again.
+
+    A result from the cache or of a background check (its ``expires`` is after its
+    ``timestamp``) is served by every answer until it expires, so it is encoded for its first
+    answer only; a result made for one answer alone is not kept.
+    """
+    if result.expires <= result.timestamp:
         return json.dumps(_result_json(result, show_details))
-    key = (id(result), show_details)
-    entry = _ENCODED.get(key)
-    if entry is not None and entry[0] is result:
-        return entry[1]
-    text = json.dumps(_result_json(result, show_details))
-    if len(_ENCODED) >= _ENCODED_LIMIT:
-        _ENCODED.clear()
-    _ENCODED[key] = (result, text)
+    key = ("json", show_details)
+    text = result.rendered.get(key)
+    if text is None:
+        text = result.rendered[key] = json.dumps(_result_json(result, show_details))
     return text
 
 

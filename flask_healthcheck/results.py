@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 
 from .endpoints import Endpoint
@@ -66,6 +66,13 @@ class CheckResult:
     #: The check's own last result when the reported one differs from it: a failure that is
     #: still tolerated, a recovery not yet confirmed, or a stale background result.
     raw: CheckResult | None = None
+    #: Text that report formats made of this result, keyed as each format likes: a cached
+    #: result is served by many answers, and encoded for the first one only. Not an argument,
+    #: not compared, not shown, and not carried over by :func:`dataclasses.replace`, so a
+    #: result made from this one is encoded afresh.
+    rendered: dict[Hashable, str] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "output", mask_credentials(self.output))

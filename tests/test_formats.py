@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import re
@@ -245,6 +246,31 @@ def test_runscope_json_is_json_dumps_of_the_whole_body_every_time() -> None:
             }
             assert render_json(report, details) == json.dumps(expected)
     assert json.loads(render_json(reports[1], False))["degraded"] is True
+
+
+def test_a_cached_result_is_encoded_once_and_a_result_made_from_it_afresh() -> None:
+    cached = _report().results[0]
+    render_json(Report.of([cached], "web-1", 2.0, Endpoint.READY), False)
+    [kept] = cached.rendered.values()  # kept on the result itself, not in a global cache
+
+    render_json(Report.of([cached], "web-1", 3.0, Endpoint.READY), False)
+    changed = dataclasses.replace(cached, output="raised TimeoutError (details withheld)")
+    other = render_json(Report.of([changed], "web-1", 4.0, Endpoint.READY), False)
+
+    [again] = cached.rendered.values()
+    assert again is kept
+    assert "TimeoutError" in other
+    assert "TimeoutError" not in kept
+    assert changed == dataclasses.replace(changed)  # the kept text takes no part in equality
+    assert "rendered" not in repr(cached)
+
+
+def test_a_result_made_for_one_answer_is_not_kept() -> None:
+    synthetic = CheckResult.synthetic("readiness", True, "ready", "ready")
+
+    render_json(Report.of([synthetic], "web-1", 2.0, Endpoint.READY), False)
+
+    assert synthetic.rendered == {}
 
 
 @pytest.mark.parametrize(
