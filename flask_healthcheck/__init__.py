@@ -13,11 +13,16 @@ __version__ = "0.1.0.dev0"
 
 _EXPORTS = {
     "AvailabilityState": ".availability",
+    "Endpoint": ".endpoints",
+    "StatusChange": ".events",
     "CheckError": ".exceptions",
     "ConfigurationError": ".exceptions",
     "HealthCheckError": ".exceptions",
     "MissingDependencyError": ".exceptions",
+    "UnknownCheckError": ".exceptions",
+    "UnknownFormatError": ".exceptions",
     "HealthCheck": ".extension",
+    "AppState": ".state",
     "Settings": ".config",
     "CheckSpec": ".registry",
     "LIVE": ".registry",
@@ -34,11 +39,13 @@ __all__ = [
     "LIVE",
     "READY",
     "STARTUP",
+    "AppState",
     "AvailabilityState",
     "CheckError",
     "CheckResult",
     "CheckSpec",
     "ConfigurationError",
+    "Endpoint",
     "HealthCheck",
     "HealthCheckError",
     "MissingDependencyError",
@@ -46,6 +53,9 @@ __all__ = [
     "Report",
     "Settings",
     "Status",
+    "StatusChange",
+    "UnknownCheckError",
+    "UnknownFormatError",
     "__version__",
     "time_left",
 ]
@@ -54,15 +64,20 @@ if TYPE_CHECKING:
     from .availability import AvailabilityState
     from .budget import time_left
     from .config import Settings
+    from .endpoints import Endpoint
+    from .events import StatusChange
     from .exceptions import (
         CheckError,
         ConfigurationError,
         HealthCheckError,
         MissingDependencyError,
+        UnknownCheckError,
+        UnknownFormatError,
     )
     from .extension import HealthCheck
     from .registry import LIVE, READY, STARTUP, CheckSpec
     from .results import CheckResult, Outcome, Report, Status
+    from .state import AppState
 
 
 def __getattr__(name: str) -> Any:

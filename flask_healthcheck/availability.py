@@ -33,9 +33,11 @@ class Availability:
         self._started = False
 
     def set_live(self, live: bool, reason: str = "") -> None:
+        """Say whether the app is alive, and why not (``health.set_live``)."""
         self.liveness = AvailabilityState(live, reason, time.time())
 
     def set_ready(self, ready: bool, reason: str = "") -> None:
+        """Say whether the app accepts traffic, and why not (``health.set_ready``, draining)."""
         self.readiness = AvailabilityState(ready, reason, time.time())
 
     @property
@@ -44,14 +46,17 @@ class Availability:
         return self._started
 
     def record_pass(self, name: str) -> None:
+        """Remember that check *name* has passed at least once in this process."""
         if name in self._passed_once:
             return  # every pass after the first: a set only grows, so no lock is needed
         with self._lock:
             self._passed_once.add(name)
 
     def not_yet_passed(self, names: Iterable[str]) -> list[str]:
+        """Those of *names* that have not passed once yet, in their order."""
         with self._lock:
             return [name for name in names if name not in self._passed_once]
 
     def mark_started(self) -> None:
+        """Latch start-up: from now on :attr:`started` is True for good."""
         self._started = True

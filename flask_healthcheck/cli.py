@@ -21,11 +21,12 @@ import click
 from flask import Flask, current_app
 from flask.cli import NoAppException, ScriptInfo, with_appcontext
 
-from .extension import EXTENSION_KEY, AppState, HealthCheck
+from .exceptions import UnknownCheckError
+from .extension import EXTENSION_KEY, HealthCheck
 from .formats import FORMATS
 from .nagios import PluginStatus, from_report, unknown
 from .redact import mask_credentials
-from .registry import UnknownCheckError
+from .state import AppState
 
 NAGIOS = "nagios"
 
@@ -120,7 +121,7 @@ def list_checks() -> None:
             spec.name,
             ",".join(sorted(spec.tags)),
             "yes" if spec.critical else "no",
-            _seconds(state.runner.timeout_of(spec)),
+            _seconds(state.timeout_of(spec)),
         )
         for spec in specs
     ]

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from .endpoints import GATEABLE, Endpoint
 from .exceptions import ConfigurationError
 
 PREFIX = "HEALTHCHECK_"
@@ -55,14 +56,17 @@ def _optional_text(key: str, value: object) -> str | None:
     raise ConfigurationError(f"{key} must be a non-empty string or None; got {value!r}")
 
 
-def _endpoints(key: str, value: object) -> tuple[str, ...]:
-    allowed = ("live", "ready")
+def _endpoints(key: str, value: object) -> tuple[Endpoint, ...]:
+    """Endpoints given by value (``"live"``) or as :class:`Endpoint` members, in a fixed order."""
     if isinstance(value, str):
         value = (value,)
-    if isinstance(value, list | tuple | set | frozenset) and all(item in allowed for item in value):
-        return tuple(item for item in allowed if item in value)
+    if isinstance(value, list | tuple | set | frozenset) and all(
+        item in GATEABLE for item in value
+    ):
+        return tuple(endpoint for endpoint in GATEABLE if endpoint in value)
+    allowed = [endpoint.value for endpoint in GATEABLE]
     raise ConfigurationError(
-        f"{key} must be a list of endpoints from {list(allowed)} (or empty); got {value!r}"
+        f"{key} must be a list of endpoints from {allowed} (or empty); got {value!r}"
     )
 
 
@@ -127,6 +131,7 @@ class Settings:
     #: Send failing transitions and check exceptions to Sentry when sentry_sdk is initialised.
     sentry: bool = True
     #: Endpoints that fail until every critical check has passed once: ``live``, ``ready``.
+    #: Validated into :class:`~flask_healthcheck.Endpoint` members, which equal these values.
     startup_gate: tuple[str, ...] = ("live", "ready")
     #: Seconds readiness says "draining" after SIGTERM before the process exits (0: no handler).
     drain_seconds: float = 0.0
@@ -144,10 +149,12 @@ class Settings:
 
     @classmethod
     def key(cls, option: str) -> str:
+        """The config key of an option: ``timeout`` is ``HEALTHCHECK_TIMEOUT``."""
         return PREFIX + option.upper()
 
     @classmethod
     def option_names(cls) -> frozenset[str]:
+        """The names of the constructor options, the fields of this class."""
         return frozenset(field.name for field in fields(cls))
 
     @classmethod

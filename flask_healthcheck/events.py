@@ -1,7 +1,9 @@
 """Status changes of checks and endpoints, and the answers endpoints give, for listeners.
 
-A listener hears of a *change* only (a check or an endpoint going from passing to failing or
-back), never of every request, so it can page someone or write a log line without flooding.
+A listener of :meth:`~flask_healthcheck.HealthCheck.on_change` hears of a *change* only (a
+check or an endpoint going from passing to failing or back), never of every request, so it can
+page someone or write a log line without flooding. Listeners of
+:meth:`~flask_healthcheck.HealthCheck.on_answer` hear of every answer.
 """
 
 from __future__ import annotations
@@ -12,27 +14,42 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from .endpoints import Endpoint
+
 logger = logging.getLogger("flask_healthcheck")
 
 
 @dataclass(frozen=True)
 class StatusChange:
-    """A check or an endpoint changed between passing and failing.
+    """A check or an endpoint changed between passing and failing: what
+    :meth:`~flask_healthcheck.HealthCheck.on_change` listeners receive.
 
-    ``kind`` is ``"check"`` or ``"endpoint"``; ``name`` the check's name or the endpoint's
-    (``report``, ``live``, ``ready``, ``startup``); ``previous`` is None on its first result.
-    ``output`` is the public message of the check, or the failing checks of the endpoint.
+    The change of a check is heard once, from the thread whose run made the new result; the
+    change of an endpoint, from the request whose answer changed.
     """
 
+    #: ``"check"`` or ``"endpoint"``.
     kind: Literal["check", "endpoint"]
+    #: The check's name; for an endpoint, an :class:`~flask_healthcheck.Endpoint` member
+    #: (``REPORT``, ``LIVE``, ``READY`` or ``STARTUP``), which equals its value (``"ready"``).
     name: str
+    #: Whether it passes now.
     passed: bool
+    #: Whether it passed before; None on its first result.
     previous: bool | None
+    #: The public message of the check, or the failing checks of the endpoint.
     output: str
 
+    @property
+    def endpoint(self) -> Endpoint | None:
+        """The endpoint that changed, or None for a check."""
+        return Endpoint(self.name) if self.kind == "endpoint" else None
 
+
+#: An :meth:`~flask_healthcheck.HealthCheck.on_change` listener.
 ChangeListener = Callable[[StatusChange], None]
-AnswerListener = Callable[[str, int], None]
+#: An :meth:`~flask_healthcheck.HealthCheck.on_answer` listener: the endpoint and the status.
+AnswerListener = Callable[[Endpoint, int], None]
 
 
 class Events:
@@ -43,7 +60,7 @@ class Events:
     ) -> None:
         self._change_listeners = change_listeners
         self._answer_listeners = answer_listeners
-        self._endpoint_status: dict[tuple[str, str], bool] = {}
+        self._endpoint_status: dict[tuple[Endpoint, str], bool] = {}
         self._lock = threading.Lock()
 
     def changed(self, change: StatusChange) -> None:
@@ -67,7 +84,7 @@ class Events:
 
     def answered(
         self,
-        endpoint: str,
+        endpoint: Endpoint,
         status_code: int,
         passed: bool | None,
         output: Callable[[], str],

@@ -1,6 +1,16 @@
-"""The exceptions flask_healthcheck raises, and the one checks raise to fail with a safe message."""
+"""The exceptions flask_healthcheck defines, and the one checks raise to fail with a safe message.
+
+Every one derives from :class:`HealthCheckError` and is exported by ``flask_healthcheck``, so
+``except HealthCheckError`` catches whatever the library itself signals. A misuse of the API
+(an unknown option, a duplicate check name, a second ``HealthCheck`` on one app) raises the
+built-in ``TypeError``, ``ValueError`` or ``RuntimeError`` instead, as Python code does.
+This module imports nothing, so every other module, even the command-line probes that must
+not import Flask, can use it.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 
 class HealthCheckError(Exception):
@@ -44,3 +54,30 @@ class MissingDependencyError(HealthCheckError, ImportError):
         )
         self.package = package
         self.extra = extra
+
+
+class UnknownCheckError(HealthCheckError, LookupError):
+    """A request or a call named checks that are not registered.
+
+    ``health.run(["typo"])`` raises it; an endpoint answers it with ``400`` (``?exclude=``)
+    or ``404`` (``/healthz/<name>``). Also a ``LookupError``, as it was before it derived
+    from :class:`HealthCheckError`. *names* are the unknown names.
+    """
+
+    def __init__(self, names: Collection[str], known: Collection[str]) -> None:
+        listed = ", ".join(repr(name) for name in sorted(names))
+        available = ", ".join(sorted(known)) or "none"
+        noun = "check" if len(names) == 1 else "checks"
+        super().__init__(f"unknown {noun} {listed}; registered checks: {available}")
+        self.names = frozenset(names)
+
+
+class UnknownFormatError(HealthCheckError, ValueError):
+    """``?format=`` named a report format that does not exist; an endpoint answers ``400``.
+
+    *known* are the formats there are, which the message lists.
+    """
+
+    def __init__(self, requested: str, known: Collection[str]) -> None:
+        super().__init__(f"unknown format {requested!r}; use one of: {', '.join(known)}")
+        self.requested = requested

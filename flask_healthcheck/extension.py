@@ -1,34 +1,42 @@
-"""The Flask extension: registration of checks, per-app state, and what each endpoint reports."""
+"""The Flask extension: registration of checks, listeners, and the wiring of each app's parts.
+
+:class:`HealthCheck` keeps the checks and listeners, which every app it serves shares; for
+each app, :meth:`~HealthCheck.init_app` builds an :class:`~flask_healthcheck.state.AppState`
+from the app's settings and mounts the views, the WSGI middlewares and the probe port on it.
+Nothing below this module looks the extension up: each part is handed what it needs here.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import sys
 import threading
-import time
 import weakref
-from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from flask import Flask, current_app, has_app_context
 
-from .availability import Availability, AvailabilityState
+from . import probe_port
+from .availability import Availability
 from .config import Settings
-from .events import AnswerListener, ChangeListener, Events, StatusChange
-from .lifecycle import Lifecycle, RequestTracker
+from .events import AnswerListener, ChangeListener, Events
+from .lifecycle import Lifecycle
 from .metrics import HealthMetrics
-from .registry import LIVE, READY, CheckOptions, CheckSpec, Registry, make_spec
+from .middleware import LivenessFastPath, RequestTracker
+from .registry import CheckOptions, CheckSpec, Registry, make_spec
+from .results import Report
+from .runner import Runner, Transition
+from .scheduler import Scheduler
+from .state import AppState
+from .views import make_blueprint
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
-from .results import CheckResult, Report
-from .runner import Runner, Transition
-from .scheduler import Scheduler, StartUp
 
 CheckT = TypeVar("CheckT", bound=Callable[..., Any])
 
+#: The key of the extension in ``app.extensions``.
 EXTENSION_KEY = "healthcheck"
 
 logger = logging.getLogger("flask_healthcheck")
@@ -37,193 +45,14 @@ logger = logging.getLogger("flask_healthcheck")
 def _report_to_sentry(transition: Transition) -> None:
     # sentry_sdk is only consulted when the app has imported it: the core never imports it.
     if "sentry_sdk" in sys.modules:
-        from . import sentry
+        from . import sentry  # imports sentry_sdk
 
         sentry.report_transition(transition)
 
 
-@dataclass
-class AppState:
-    """What the extension keeps for one app: its settings, runner and availability."""
-
-    settings: Settings
-    registry: Registry
-    runner: Runner
-    availability: Availability
-    events: Events
-    scheduler: Scheduler
-    lifecycle: Lifecycle
-    metrics: HealthMetrics = field(init=False)
-    start_up: StartUp = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.metrics = HealthMetrics(self.registry)
-        pace = min(max(self.settings.failed_ttl, 0.5), 5.0)
-        self.start_up = StartUp(self.runner, self._pending_specs, self._note_passes, pace)
-
-    def _report(self, endpoint: str, results: Iterable[CheckResult]) -> Report:
-        return Report.of(results, self.settings.hostname or "", time.time(), endpoint)
-
-    def _run(self, specs: list[CheckSpec]) -> list[CheckResult]:
-        if not specs:
-            return []
-        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-        if self.registry.has_background:
-            self.scheduler.ensure_running(app)
-        return self.runner.run(app, specs)
-
-    def start_background(self, app: Flask) -> None:
-        """Run background checks from now on (called when one is registered)."""
-        self.scheduler.ensure_running(app)
-        self.scheduler.wake()
-
-    def full_report(self, exclude: Collection[str] = ()) -> Report:
-        """Every registered check."""
-        return self._report("healthz", self._run(self.registry.select(exclude=exclude)))
-
-    def check_report(self, name: str) -> Report:
-        """One check by name; raises ``UnknownCheckError`` when there is none."""
-        return self._report(name, self._run(self.registry.select(names=[name])))
-
-    def liveness_report(self, exclude: Collection[str] = ()) -> Report:
-        """The app's liveness state, heartbeats and checks tagged ``live``; no dependency.
-
-        Behind the start-up gate it fails until the app has started. It never waits for a
-        check: the first gated request of the process starts a thread that runs the pending
-        checks until every critical one has passed once (:class:`~.scheduler.StartUp`).
-        """
-        results = [
-            _state_result("liveness", self.availability.liveness, "live", LIVE),
-            *self.lifecycle.liveness_results(),
-        ]
-        gate = self._startup_gate("live")
-        if gate is not None:
-            results.append(gate)
-        results += self._run(self.registry.select(tag=LIVE, exclude=exclude))
-        return self._report("livez", results)
-
-    def readiness_report(self, exclude: Collection[str] = ()) -> Report:
-        """The app's readiness state, liveness problems, load and checks tagged ``ready``.
-
-        Behind the start-up gate, it also runs the checks that have not passed yet, and fails
-        until every critical check has passed once.
-        """
-        results = [
-            _state_result("readiness", self.availability.readiness, "ready", READY),
-            *[result for result in self.lifecycle.liveness_results() if not result.passed],
-        ]
-        load = self.lifecycle.load_result()
-        if load is not None:
-            results.append(load)
-        specs = self.registry.select(tag=READY, exclude=exclude)
-        if self._startup_gate("ready") is not None:
-            names = {spec.name for spec in specs}
-            specs += [spec for spec in self._pending_specs(exclude) if spec.name not in names]
-        check_results = self._run(specs)
-        self._note_passes(check_results)
-        gate = self._startup_gate("ready")
-        return self._report("readyz", [*results, *([gate] if gate else []), *check_results])
-
-    def startup_report(self, exclude: Collection[str] = ()) -> Report:
-        """Passes once every critical check has passed at least once, then always.
-
-        Until then it runs the checks that have not passed yet; once started, it runs nothing.
-        """
-        if self.availability.started:
-            return self._report("startupz", [])
-        results = self._run(self._pending_specs(exclude))
-        self._note_passes(results)
-        return self._report("startupz", results)
-
-    @property
-    def plain_liveness(self) -> bool:
-        """True when liveness needs no check run and no app: the WSGI fast path may answer."""
-        return not self.registry.has_tag(LIVE) and (
-            self.availability.started or "live" not in self.settings.startup_gate
-        )
-
-    def _pending_specs(self, exclude: Collection[str] = ()) -> list[CheckSpec]:
-        """Checks that have not passed since the process started."""
-        pending = set(self.availability.not_yet_passed(spec.name for spec in self.registry))
-        return [spec for spec in self.registry.select(exclude=exclude) if spec.name in pending]
-
-    def _note_passes(self, results: Iterable[CheckResult]) -> bool:
-        """Record passes and latch start-up; return whether the app has started.
-
-        The runner's listeners call this too, but only after the waiting requests have been
-        woken, so a request records what it saw itself.
-        """
-        availability = self.availability
-        for result in results:
-            if result.passed:
-                availability.record_pass(result.name)
-        if not availability.started:
-            critical = [spec.name for spec in self.registry if spec.critical]
-            if not availability.not_yet_passed(critical):
-                availability.mark_started()
-        return availability.started
-
-    def _startup_gate(self, endpoint: str) -> CheckResult | None:
-        """A failing "startup" result while *endpoint* is gated and the app has not started."""
-        if endpoint not in self.settings.startup_gate or self.availability.started:
-            return None
-        if self._note_passes(()):
-            return None
-        self.start_up.ensure_running(current_app._get_current_object())  # type: ignore[attr-defined]
-        waiting = [spec.name for spec in self._pending_specs() if spec.critical]
-        output = "starting: waiting for a first pass of " + ", ".join(waiting)
-        return CheckResult.synthetic("startup", False, output, endpoint)
-
-    def record_result(self, transition: Transition) -> None:
-        """Runner listener: remember passes for start-up, and announce status changes."""
-        self.metrics.record_result(transition)
-        result = transition.result
-        self._note_passes([result])
-        previous = transition.previous
-        if previous is None or previous.passed != result.passed:
-            before = None if previous is None else previous.passed
-            self.events.changed(
-                StatusChange("check", result.name, result.passed, before, result.output)
-            )
-
-    def record_answer(
-        self,
-        endpoint: str,
-        status_code: int,
-        report: Report | None,
-        exclusions: Collection[str] = (),
-    ) -> None:
-        """Views call this for every answer: metrics count it, listeners hear of changes.
-
-        The one-check endpoint has no status of its own: its check's changes are the changes.
-        """
-        self.metrics.record_answer(endpoint, status_code)
-        if report is None or endpoint == "check":
-            self.events.answered(endpoint, status_code, None, _no_output)
-            return
-        selection = ",".join(sorted(set(exclusions))) if exclusions else ""
-        self.events.answered(
-            endpoint, status_code, report.passed, lambda: _summary(report), selection=selection
-        )
-
-
-def _no_output() -> str:
-    return ""
-
-
-def _summary(report: Report) -> str:
-    """The output of an endpoint's status change: its failing checks."""
-    failing = [result.name for result in report.results if not result.passed]
-    return "failing: " + ", ".join(failing) if failing else "all checks pass"
-
-
-def _state_result(name: str, state: AvailabilityState, word: str, tag: str) -> CheckResult:
-    output = state.reason or (word if state.available else f"not {word}")
-    return CheckResult.synthetic(name, state.available, output, tag)
-
-
 def _unproxied(app: Flask) -> Flask:
-    """The app itself when given Flask's ``current_app`` proxy, as seed 001 does.
+    """The app itself when given Flask's ``current_app`` proxy, as the Runscope healthcheck
+    library's ``HealthCheck(current_app, path)`` does.
 
     A proxy cannot be weakly referenced, and would stand for whichever app is current later.
     """
@@ -288,9 +117,6 @@ class HealthCheck:
         app.extensions[EXTENSION_KEY] = self
         if self._registry.has_background:
             state.start_background(app)
-
-        from .views import LivenessFastPath, make_blueprint
-
         app.register_blueprint(make_blueprint(state))
         if lifecycle.tracks_requests:
             app.wsgi_app = RequestTracker(  # type: ignore[method-assign]
@@ -308,9 +134,7 @@ class HealthCheck:
                     "--preload, from its post_worker_init hook)"
                 )
         if settings.probe_port is not None:
-            from .probe_port import start_at_init
-
-            start_at_init(app)
+            probe_port.start_at_init(app, settings)
 
     def _resolve(self, app: Flask | None) -> Flask:
         if app is not None:
@@ -332,7 +156,12 @@ class HealthCheck:
         return app
 
     def state(self, app: Flask | None = None) -> AppState:
-        """The state of *app*; by default the current app, or the only app initialised."""
+        """The health service of *app* (:class:`~flask_healthcheck.state.AppState`): its
+        settings and report methods. By default the current app, or the only app initialised.
+
+        ``health.state(app).startup_report()`` in a gunicorn ``post_fork`` hook, for example,
+        starts a worker's checks before its first probe.
+        """
         return self._states[self._resolve(app)]
 
     def metrics(self, app: Flask | None = None) -> HealthMetrics:
@@ -392,7 +221,8 @@ class HealthCheck:
     # -- listeners -------------------------------------------------------------------------
 
     def on_change(self, listener: ChangeListener) -> ChangeListener:
-        """Call *listener* with a :class:`StatusChange` whenever a check or endpoint changes.
+        """Call *listener* with a :class:`~flask_healthcheck.StatusChange` whenever a check or
+        endpoint changes.
 
         Usable as a decorator. Called on transitions only, never once per request; the
         change is logged too (``INFO`` on recovery, ``WARNING`` on failure).
@@ -401,7 +231,11 @@ class HealthCheck:
         return listener
 
     def on_answer(self, listener: AnswerListener) -> AnswerListener:
-        """Call *listener* with ``(endpoint, status_code)`` for every answer of an endpoint."""
+        """Call *listener* with ``(endpoint, status_code)`` for every answer of an endpoint.
+
+        *endpoint* is an :class:`~flask_healthcheck.Endpoint` (a ``str``: ``"ready"``). Usable
+        as a decorator.
+        """
         self._answer_listeners.append(listener)
         return listener
 
@@ -426,6 +260,17 @@ class HealthCheck:
         lifecycle = self.state(app).lifecycle
         lifecycle.install_drain_handler()
 
+    def serve_probe_port(self, app: Flask | None = None) -> probe_port.ProbeServer:
+        """Serve the probe port (``HEALTHCHECK_PROBE_PORT``) of *app* now, in this process.
+
+        ``init_app`` starts it where the process serves requests; call this from a process it
+        skips, such as a custom ``flask`` command that runs a long-lived worker. Raises
+        :class:`~flask_healthcheck.ConfigurationError` when the port cannot be bound and
+        ``ValueError`` when no port is set. See :doc:`/probe-port`.
+        """
+        app = self._resolve(app)
+        return probe_port.serve(app, self._states[app].settings)
+
     # -- the app's own availability ------------------------------------------------------
 
     def set_ready(self, ready: bool, reason: str = "", app: Flask | None = None) -> None:
@@ -447,15 +292,10 @@ class HealthCheck:
     ) -> Report:
         """Run checks (all, or *names*, or those tagged *tag*) as the endpoints would.
 
-        A background check without a result yet runs now rather than being reported unknown:
-        a one-off run (``flask healthcheck run``) has no scheduler history to read.
+        The report's endpoint is :attr:`Endpoint.RUN <flask_healthcheck.Endpoint.RUN>`. A
+        background check without a result yet runs now rather than being reported unknown:
+        a one-off run (``flask healthcheck run``) has no scheduler history to read. Raises
+        :class:`~flask_healthcheck.UnknownCheckError` for a name that is not registered.
         """
         app = self._resolve(app)
-        state = self._states[app]
-        specs = [
-            dataclasses.replace(spec, period=None)
-            if spec.period is not None and not state.runner.has_result(spec.name)
-            else spec
-            for spec in state.registry.select(names=names, tag=tag)
-        ]
-        return state._report("run", state.runner.run(app, specs) if specs else [])
+        return self._states[app].run(app, names, tag)

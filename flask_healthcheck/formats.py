@@ -1,6 +1,8 @@
 """Report formats: Runscope-compatible JSON, IETF health+json, Kubernetes-style text and HTML.
 
-A format turns a :class:`~flask_healthcheck.results.Report` into a body; it never runs checks.
+A format turns a :class:`~flask_healthcheck.Report` into a body; it never runs checks. The
+views pick one with :func:`choose` from ``?format=`` or the ``Accept`` header; docs/formats.rst
+shows each.
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .exceptions import UnknownFormatError
 from .page import render_html
 from .results import CheckResult, Report, Status
 
 
 @dataclass(frozen=True)
 class Format:
+    """A report format: its name in ``?format=``, its MIME type, and its renderer, which takes
+    the report and whether the request may see withheld details (it bears the token)."""
+
     name: str
     mimetype: str
     render: Callable[[Report, bool], str]
@@ -52,30 +58,24 @@ def _result_json(result: CheckResult, show_details: bool) -> dict[str, Any]:
     return body
 
 
-#: The JSON text of results that are served more than once: a result from the cache or of a
-#: background check (its ``expires`` is after its ``timestamp``) is encoded for its first
-#: answer only. Keyed by ``id()``; an entry holds its result, so no other object can have that
-#: id while the entry exists. Cleared when full: old results are not kept for long.
-_ENCODED: dict[tuple[int, bool], tuple[CheckResult, str]] = {}
-_ENCODED_LIMIT = 256
-
-
 def _result_text(result: CheckResult, show_details: bool) -> str:
-    if result.expires <= result.timestamp:  # made for this answer alone
+    """The JSON text of *result*, kept on it when it will be served again.
+
+    A result from the cache or of a background check (its ``expires`` is after its
+    ``timestamp``) is served by every answer until it expires, so it is encoded for its first
+    answer only; a result made for one answer alone is not kept.
+    """
+    if result.expires <= result.timestamp:
         return json.dumps(_result_json(result, show_details))
-    key = (id(result), show_details)
-    entry = _ENCODED.get(key)
-    if entry is not None and entry[0] is result:
-        return entry[1]
-    text = json.dumps(_result_json(result, show_details))
-    if len(_ENCODED) >= _ENCODED_LIMIT:
-        _ENCODED.clear()
-    _ENCODED[key] = (result, text)
+    key = ("json", show_details)
+    text = result.rendered.get(key)
+    if text is None:
+        text = result.rendered[key] = json.dumps(_result_json(result, show_details))
     return text
 
 
 def render_json(report: Report, show_details: bool) -> str:
-    """Seed 001's Runscope ``healthcheck`` body, with more keys beside the ones it had.
+    """The body of the Runscope ``healthcheck`` library, with more keys beside the ones it had.
 
     The same text as ``json.dumps`` of the whole body, built from the text of each result.
     """
@@ -116,7 +116,7 @@ def render_health_json(report: Report, show_details: bool) -> str:
     body: dict[str, Any] = {
         "status": report.status.value,
         "serviceId": report.hostname,
-        "description": f"{report.endpoint} of {report.hostname}",
+        "description": f"{report.title} of {report.hostname}",
         "checks": {
             result.name: [_health_json_check(result, show_details)] for result in report.results
         },
@@ -142,7 +142,7 @@ def render_text(report: Report, show_details: bool) -> str:
     """Kubernetes' ``?verbose`` form: one ``[+]``/``[-]`` line a check, then the verdict."""
     lines = [_text_line(result, show_details) for result in report.results]
     verdict = {Status.PASS: "passed", Status.WARN: "passed, degraded", Status.FAIL: "failed"}
-    lines.append(f"{report.endpoint} check {verdict[report.status]}")
+    lines.append(f"{report.title} check {verdict[report.status]}")
     return "\n".join(lines) + "\n"
 
 
@@ -153,14 +153,12 @@ FORMATS: dict[str, Format] = {
     "html": Format("html", "text/html", render_html),
 }
 _BY_MIMETYPE = {fmt.mimetype: fmt for fmt in FORMATS.values()}
+#: ``Accept`` headers that ask for JSON (or for anything, or are missing): what probes send.
+#: The views and the liveness fast path answer these with JSON without parsing the header.
+JSON_ACCEPTS = frozenset({None, "", "*/*", "application/json"})
 # A browser's Accept header gets the HTML page of the full report only; the probes' endpoints
 # answer it with JSON unless ``?format=html`` asks for the page.
 _PROBE_MIMETYPES = [mimetype for mimetype in _BY_MIMETYPE if mimetype != "text/html"]
-
-
-class UnknownFormatError(ValueError):
-    def __init__(self, requested: str) -> None:
-        super().__init__(f"unknown format {requested!r}; use one of: {', '.join(FORMATS)}")
 
 
 def choose(
@@ -172,12 +170,13 @@ def choose(
     """The format named by ``?format=``, else the best match of the Accept header, else JSON.
 
     The Accept header selects the HTML page only when *html* is true (the full report).
+    Raises :class:`~flask_healthcheck.UnknownFormatError` for an unknown ``?format=``.
     """
     if requested is not None:
         try:
             # An unescaped '+' in a query string arrives as a space: "?format=health+json".
             return FORMATS[requested.strip().lower().replace(" ", "+")]
         except KeyError:
-            raise UnknownFormatError(requested) from None
+            raise UnknownFormatError(requested, FORMATS) from None
     mimetype = best_mimetype(list(_BY_MIMETYPE) if html else _PROBE_MIMETYPES)
     return _BY_MIMETYPE.get(mimetype or "", FORMATS["json"])

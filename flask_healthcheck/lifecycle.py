@@ -1,9 +1,11 @@
 """The app's life in a server process: heartbeats, requests in flight, and draining on SIGTERM.
 
-Seed 004's decision matrix is the specification: a deadlock (a heartbeat not fed, a request
-running far too long) fails liveness and readiness; heavy load (too many requests in flight)
-fails readiness only; on SIGTERM readiness turns to "draining" at once while liveness stays up,
-so the load balancer stops sending traffic before the process exits.
+The decision matrix in docs/lifecycle.rst is the specification: a deadlock (a heartbeat not
+fed, a request running far too long) fails liveness and readiness; heavy load (too many
+requests in flight) fails readiness only; on SIGTERM readiness turns to "draining" at once
+while liveness stays up, so the load balancer stops sending traffic before the process exits.
+Requests are counted by :class:`~flask_healthcheck.middleware.RequestTracker`; what happens
+when the process forks is in :mod:`~flask_healthcheck.process`.
 """
 
 from __future__ import annotations
@@ -14,17 +16,13 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterable
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .availability import Availability
 from .config import Settings
 from .registry import LIVE, READY
 from .results import CheckResult
-
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 logger = logging.getLogger("flask_healthcheck")
 
@@ -47,19 +45,25 @@ class Lifecycle:
     # -- heartbeats -----------------------------------------------------------------------
 
     def heartbeat(self, name: str, timeout: float) -> None:
+        """Feed watchdog *name*; liveness fails once it goes *timeout* seconds unfed."""
         self._heartbeats[name] = (timeout, time.monotonic())
+
+    # -- requests in flight -----------------------------------------------------------------
 
     @property
     def tracks_requests(self) -> bool:
+        """True when the request watchdog or the load limit is on: requests must be counted."""
         return bool(self._settings.request_watchdog or self._settings.max_in_flight)
 
     def request_started(self) -> int:
+        """Count a request in; the token returned counts it out (:meth:`request_finished`)."""
         token = next(self._tokens)
         with self._lock:
             self._requests[token] = time.monotonic()
         return token
 
     def request_finished(self, token: int) -> None:
+        """Count out the request *token* stands for."""
         with self._lock:
             self._requests.pop(token, None)
 
@@ -155,32 +159,6 @@ class Lifecycle:
         signal.signal(signal.SIGTERM, on_sigterm)
         self._drain_handler = on_sigterm
         self.drain_installed = True
-
-
-class RequestTracker:
-    """WSGI middleware that counts the app's requests in flight, for the watchdog and the load
-    limit, from the moment the server hands one over until the app returns its response.
-
-    A request stuck before the view (opening a session, in another extension's
-    ``before_request`` hook) counts too. Requests under the health endpoints' *path* are not
-    counted, nor is a streamed body once the app has returned it: a long stream is no deadlock.
-    """
-
-    def __init__(self, wsgi_app: WSGIApplication, lifecycle: Lifecycle, path: str) -> None:
-        self.wsgi_app = wsgi_app
-        self._lifecycle = lifecycle
-        self._path = path
-        self._prefix = path + "/"
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        if path == self._path or path.startswith(self._prefix):
-            return self.wsgi_app(environ, start_response)
-        token = self._lifecycle.request_started()
-        try:
-            return self.wsgi_app(environ, start_response)
-        finally:
-            self._lifecycle.request_finished(token)
 
 
 def _signal_main_thread(signum: int) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .endpoints import Endpoint
 from .exceptions import MissingDependencyError
 from .registry import Registry
 from .results import CheckResult, Report
@@ -118,10 +119,9 @@ class _Snapshot:
 class HealthMetrics:
     """The Prometheus metrics of one app; ``health.metrics(app)`` returns it.
 
-    The extension feeds it (:meth:`record_result`, :meth:`record_answer`,
-    :meth:`record_report`); it serves
-    ``{path}/metrics`` and can add the same metrics to the app's own registry with
-    :meth:`register`.
+    The app's :class:`~flask_healthcheck.state.AppState` feeds it (:meth:`record_result`,
+    :meth:`record_answer`, :meth:`record_report`) and serves it at ``{path}/metrics``; add the
+    same metrics to the app's own registry with :meth:`register`.
     """
 
     def __init__(self, registry: Registry) -> None:
@@ -165,9 +165,9 @@ class HealthMetrics:
             series = self._checks[name] = _CheckSeries()
         return series
 
-    def record_answer(self, endpoint: str, status_code: int) -> None:
-        """Answer listener: one answer of *endpoint* (``report``, ``live``, ``ready``, ...)."""
-        key = (endpoint, status_code)
+    def record_answer(self, endpoint: Endpoint, status_code: int) -> None:
+        """One answer of *endpoint*: its value is the ``endpoint`` label (``live``)."""
+        key = (str(endpoint), status_code)
         with self._lock:
             self._responses[key] = self._responses.get(key, 0) + 1
 

@@ -127,7 +127,7 @@ def render_html(report: Report, show_details: bool) -> str:
     """The report as a page for people; withheld details stay withheld as in other formats."""
     status = report.status
     headline = _HEADLINES[status]
-    place = f"{report.endpoint} of {report.hostname}" if report.hostname else report.endpoint
+    place = f"{report.title} of {report.hostname}" if report.hostname else report.title
     when = datetime.datetime.fromtimestamp(report.timestamp, datetime.timezone.utc)
     results = sorted(report.results, key=_urgency)
     cards = "".join(_card(result, report.timestamp, show_details) for result in results)

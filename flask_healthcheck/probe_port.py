@@ -26,24 +26,24 @@ is an error, a :class:`~flask_healthcheck.ConfigurationError` naming ``HEALTHCHE
 rather than a silent share with whatever holds it.
 
 When the server starts (from :meth:`~flask_healthcheck.HealthCheck.init_app`, at most once per
-process and port):
+process and port, with the app's settings handed down):
 
 - in the process that will serve requests;
 - not in the parent process of the Werkzeug reloader (``flask run --reload``), whose child
   serves the app and binds the port;
 - not under a ``flask`` command other than ``flask run`` (``flask healthcheck run``,
   ``flask db upgrade``, ``flask shell``), which serve no requests; :func:`serve` starts it
-  explicitly where wanted;
+  explicitly where wanted (:meth:`~flask_healthcheck.HealthCheck.serve_probe_port`);
 - with ``gunicorn --preload`` the app is loaded in the master, which serves no requests: the
   server starts in each worker right after the fork, never in the master.
 
 A forked child closes the probe sockets it inherited, so a process forked by the app (a
-``multiprocessing`` pool) never holds the port. The servers stop when the process exits.
+``multiprocessing`` pool) never holds the port. The servers stop when the process exits. Both
+are registered with :mod:`~flask_healthcheck.process`, which owns the process's lifecycle.
 """
 
 from __future__ import annotations
 
-import atexit
 import errno
 import io
 import json
@@ -55,12 +55,16 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+import click
 from flask import Flask
+from flask.cli import FlaskGroup, run_command
+from flask.helpers import get_debug_flag
 
+from . import process
+from .endpoints import Endpoint
 from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -71,8 +75,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("flask_healthcheck")
 
-#: The endpoints the probe port serves, each at ``/<name>`` and ``<base path>/<name>``.
-ENDPOINTS = ("live", "ready", "startup")
+#: The endpoints the probe port serves, each at ``/<value>`` and ``<base path>/<value>``.
+ENDPOINTS = (Endpoint.LIVE, Endpoint.READY, Endpoint.STARTUP)
 
 _POLL_INTERVAL = 0.1
 _CLIENT_TIMEOUT = 10.0
@@ -83,7 +87,7 @@ class _Target:
 
     def __init__(self, app: Flask, base_path: str) -> None:
         self.app = app
-        self.paths = {f"/{name}": f"{base_path}/{name}" for name in ENDPOINTS}
+        self.paths = {f"/{name.value}": f"{base_path}/{name.value}" for name in ENDPOINTS}
         self.paths.update({path: path for path in list(self.paths.values())})
 
 
@@ -279,7 +283,7 @@ class ProbeServer:
         self._thread.start()
         logger.info(
             "probe port serving %s on %s:%s (process %s%s)",
-            ", ".join(f"/{name}" for name in ENDPOINTS),
+            ", ".join(f"/{name.value}" for name in ENDPOINTS),
             self.host,
             self.port,
             os.getpid(),
@@ -288,6 +292,7 @@ class ProbeServer:
 
     @property
     def serving(self) -> bool:
+        """True while the server's thread runs in this process."""
         return self._thread is not None and self._thread.is_alive()
 
     def close(self) -> None:
@@ -344,35 +349,19 @@ def _bind_error(host: str, port: int, exc: OSError, *, reuse_port: bool) -> Conf
 
 _lock = threading.Lock()
 _servers: dict[int, ProbeServer] = {}
-#: Apps loaded in a pre-fork master (``gunicorn --preload``), served by each forked worker.
-_after_fork: list[Flask] = []
-_forked_worker = False
 
 
-def _settings_of(app: Flask) -> Settings:
-    from .extension import EXTENSION_KEY
-
-    health = app.extensions.get(EXTENSION_KEY)
-    if health is None:
-        raise RuntimeError("the app has no HealthCheck; call HealthCheck(app) or init_app first")
-    settings: Settings = health.state(app).settings
-    return settings
-
-
-def _in_prefork_server() -> bool:
-    return _forked_worker or "gunicorn.arbiter" in sys.modules or "uwsgi" in sys.modules
-
-
-def serve(app: Flask) -> ProbeServer:
+def serve(app: Flask, settings: Settings) -> ProbeServer:
     """Serve *app*'s probe endpoints on its ``HEALTHCHECK_PROBE_PORT`` now, in this process.
 
+    *settings* are the app's (``health.state(app).settings``).
     :meth:`~flask_healthcheck.HealthCheck.init_app` calls it where the app serves requests;
-    call it yourself to serve probes from a process it skips (a custom ``flask`` command that
-    runs a long-lived worker). A second call for the same port in the same process makes
-    the running server answer for *app*. Raises
-    :class:`~flask_healthcheck.ConfigurationError` when the port cannot be bound.
+    :meth:`~flask_healthcheck.HealthCheck.serve_probe_port` calls it to serve probes from a
+    process ``init_app`` skips (a custom ``flask`` command that runs a long-lived worker). A
+    second call for the same port in the same process makes the running server answer for
+    *app*. Raises :class:`~flask_healthcheck.ConfigurationError` when the port cannot be
+    bound.
     """
-    settings = _settings_of(app)
     port = settings.probe_port
     if port is None:
         raise ValueError("HEALTHCHECK_PROBE_PORT is not set for this app; set it to a port")
@@ -394,28 +383,35 @@ def serve(app: Flask) -> ProbeServer:
                 )
                 server.retarget(app, settings.path)
             return server
-        reuse_port = _in_prefork_server() and sys.platform.startswith("linux")
+        reuse_port = process.in_prefork_server() and sys.platform.startswith("linux")
         server = ProbeServer(app, settings, reuse_port=reuse_port)
         server.start()
         _servers[port] = server
         return server
 
 
-def start_at_init(app: Flask) -> ProbeServer | None:
+def start_at_init(app: Flask, settings: Settings) -> ProbeServer | None:
     """Start the probe port of *app* from ``init_app``, where its process serves requests.
 
-    Returns the server, or None where this process must not serve (see the module's notes).
+    Returns the server, or None where this process must not serve (see the module's notes):
+    a pre-fork master hands the start to each worker it forks.
     """
     skipped = _why_not_here()
     if skipped is not None:
         logger.debug("probe port not started in process %s: %s", os.getpid(), skipped)
         return None
-    if _in_prefork_master():
-        with _lock:
-            _after_fork.append(app)
+    if process.in_prefork_master():
+        process.hand_to_workers(lambda: _serve_in_worker(app, settings))
         logger.debug("probe port deferred to the workers forked from process %s", os.getpid())
         return None
-    return serve(app)
+    return serve(app, settings)
+
+
+def _serve_in_worker(app: Flask, settings: Settings) -> None:
+    try:
+        serve(app, settings)
+    except Exception:
+        logger.critical("process %s could not start its probe port", os.getpid(), exc_info=True)
 
 
 def _why_not_here() -> str | None:
@@ -424,10 +420,6 @@ def _why_not_here() -> str | None:
     ``flask run`` serves (in the reloader's child); any other ``flask`` command, and any
     ``celery`` command (a worker that builds the Flask app for its tasks), does not.
     """
-    import click
-    from flask.cli import FlaskGroup, run_command
-    from flask.helpers import get_debug_flag
-
     context = click.get_current_context(silent=True)
     if context is None:
         return None
@@ -451,45 +443,14 @@ def _why_not_here() -> str | None:
     return None
 
 
-def _in_prefork_master() -> bool:
-    """True while gunicorn's master loads the app (``--preload``), before it forks workers.
-
-    A worker loads the app from ``Worker.load_wsgi``; the master (preloading) from its
-    ``Arbiter``. The call stack tells them apart.
-    """
-    arbiter = sys.modules.get("gunicorn.arbiter")
-    if arbiter is None:
-        return False
-    base = sys.modules.get("gunicorn.workers.base")
-    worker_loading = getattr(getattr(base, "Worker", None), "load_wsgi", None)
-    worker_code = getattr(worker_loading, "__code__", None)
-    arbiter_file = getattr(arbiter, "__file__", None)
-    frame: FrameType | None = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code is worker_code:
-            return False
-        if frame.f_code.co_filename == arbiter_file:
-            return True
-        frame = frame.f_back
-    return False
-
-
-def _after_fork_in_child() -> None:
-    global _forked_worker, _lock  # noqa: PLW0603 (process-wide state, reset in each child)
+def _forget_the_parents_servers() -> None:
+    """In a forked child: close the probe sockets inherited from the parent, whose threads
+    served them there, so a process the app forks never holds the port."""
+    global _lock  # noqa: PLW0603 (process-wide state, reset in each child)
     _lock = threading.Lock()  # another thread may have held it at the fork
     for server in list(_servers.values()):
         server._abandon()
     _servers.clear()
-    if not _after_fork:
-        return
-    apps = list(_after_fork)
-    _after_fork.clear()  # the worker's own children (a multiprocessing pool) serve nothing
-    _forked_worker = True
-    for app in apps:
-        try:
-            serve(app)
-        except Exception:
-            logger.critical("process %s could not start its probe port", os.getpid(), exc_info=True)
 
 
 def _close_all() -> None:
@@ -497,6 +458,5 @@ def _close_all() -> None:
         server.close()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(_close_all)
+process.after_fork_in_child(process.Stage.FORGET, _forget_the_parents_servers)
+process.at_exit(_close_all)

@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from .config import validate_check_seconds
+from .exceptions import UnknownCheckError
 
 CheckFunction = Callable[[], Any]
 
-#: Tag of checks the liveness endpoint runs. No check has it unless given.
+#: Tag of checks the liveness endpoint (:attr:`Endpoint.LIVE <.endpoints.Endpoint.LIVE>`)
+#: runs. No check has it unless given.
 LIVE = "live"
-#: Tag of checks the readiness endpoint runs; a check registered without tags gets it.
+#: Tag of checks the readiness endpoint (:attr:`Endpoint.READY <.endpoints.Endpoint.READY>`)
+#: runs; a check registered without tags gets it.
 READY = "ready"
 #: Tag for checks that matter when a new process starts (e.g. pending migrations).
 STARTUP = "startup"
@@ -170,17 +173,6 @@ def make_spec(func: CheckFunction, **options: Any) -> CheckSpec:
     return CheckSpec(name=name, func=func, tags=tag_set, critical=critical, **numbers)
 
 
-class UnknownCheckError(LookupError):
-    """A request or call named checks that are not registered."""
-
-    def __init__(self, names: Collection[str], known: Collection[str]) -> None:
-        listed = ", ".join(repr(name) for name in sorted(names))
-        available = ", ".join(sorted(known)) or "none"
-        noun = "check" if len(names) == 1 else "checks"
-        super().__init__(f"unknown {noun} {listed}; registered checks: {available}")
-        self.names = frozenset(names)
-
-
 class Registry:
     """The checks of one extension, in registration order. Shared by every app it serves."""
 
@@ -190,6 +182,7 @@ class Registry:
         self._background = False
 
     def add(self, spec: CheckSpec) -> None:
+        """Register *spec*; raises ``ValueError`` when its name is taken."""
         if spec.name in self._specs:
             raise ValueError(
                 f"a check named {spec.name!r} is already registered; use 'name=' to provide a "
@@ -218,6 +211,7 @@ class Registry:
         return name in self._specs
 
     def get(self, name: str) -> CheckSpec:
+        """The check named *name*; raises :class:`~flask_healthcheck.UnknownCheckError`."""
         try:
             return self._specs[name]
         except KeyError:
@@ -232,8 +226,9 @@ class Registry:
     ) -> list[CheckSpec]:
         """The checks with *tag* (all when None) or of *names*, less *exclude*.
 
-        Raises :class:`UnknownCheckError` for a name in *names* or *exclude* that is not
-        registered, so a typo in a probe's URL is an error rather than a silent pass.
+        Raises :class:`~flask_healthcheck.UnknownCheckError` for a name in *names* or
+        *exclude* that is not registered, so a typo in a probe's URL is an error rather than a
+        silent pass.
         """
         unknown = {name for name in (*(names or ()), *exclude) if name not in self._specs}
         if unknown:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 
+from .endpoints import Endpoint
 from .redact import mask_credentials
 
 ObservedValue = int | float | str | bool
@@ -65,6 +66,13 @@ class CheckResult:
     #: The check's own last result when the reported one differs from it: a failure that is
     #: still tolerated, a recovery not yet confirmed, or a stale background result.
     raw: CheckResult | None = None
+    #: Text that report formats made of this result, keyed as each format likes: a cached
+    #: result is served by many answers, and encoded for the first one only. Not an argument,
+    #: not compared, not shown, and not carried over by :func:`dataclasses.replace`, so a
+    #: result made from this one is encoded afresh.
+    rendered: dict[Hashable, str] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "output", mask_credentials(self.output))
@@ -99,6 +107,7 @@ class CheckResult:
         return self.warning or (not self.passed and not self.critical)
 
     def visible_output(self, show_details: bool) -> str:
+        """:attr:`detail` for a request that may see it (*show_details*), else :attr:`output`."""
         if show_details and self.detail is not None:
             return self.detail
         return self.output
@@ -141,18 +150,38 @@ def interpret(value: object) -> Outcome:
 
 @dataclass(frozen=True)
 class Report:
-    """The results of one request, with where and when it was made."""
+    """The results of one request (or one :meth:`~flask_healthcheck.HealthCheck.run`), with
+    where, when and for which :class:`~flask_healthcheck.Endpoint` it was made.
+
+    *check* is the name of the check a report of :attr:`Endpoint.CHECK
+    <flask_healthcheck.Endpoint.CHECK>` is about, else None.
+    """
 
     results: tuple[CheckResult, ...]
     hostname: str
     timestamp: float
-    endpoint: str = "healthz"
+    endpoint: Endpoint = Endpoint.REPORT
+    check: str | None = None
 
     @classmethod
     def of(
-        cls, results: Iterable[CheckResult], hostname: str, timestamp: float, endpoint: str
+        cls,
+        results: Iterable[CheckResult],
+        hostname: str,
+        timestamp: float,
+        endpoint: Endpoint | str,
+        check: str | None = None,
     ) -> Report:
-        return cls(tuple(results), hostname, timestamp, endpoint)
+        """A report of *results*; *endpoint* may be given by its value (``"ready"``)."""
+        if not isinstance(endpoint, Endpoint):
+            endpoint = Endpoint(endpoint)
+        return cls(tuple(results), hostname, timestamp, endpoint, check)
+
+    @property
+    def title(self) -> str:
+        """What the report is about, as the text report and the page name it: the check's
+        name, else the endpoint's Kubernetes-style name (``readyz``)."""
+        return self.check if self.check is not None else self.endpoint.k8s_name
 
     @property
     def passed(self) -> bool:
@@ -161,6 +190,7 @@ class Report:
 
     @property
     def status(self) -> Status:
+        """``fail`` when it did not pass, ``warn`` when it passed degraded, else ``pass``."""
         if not self.passed:
             return Status.FAIL
         return Status.WARN if self.warnings else Status.PASS

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import os
 import threading
 import traceback
 import weakref
@@ -22,7 +21,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import budget
+from . import budget, process
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Settings
 from .exceptions import CheckError
@@ -94,8 +93,7 @@ def _forget_the_parents_runs() -> None:
             slot.in_flight = None
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_the_parents_runs)
+process.after_fork_in_child(process.Stage.FORGET, _forget_the_parents_runs)
 
 
 class Runner:
@@ -120,9 +118,11 @@ class Runner:
         _RUNNERS.add(self)
 
     def add_listener(self, listener: ResultListener) -> None:
+        """Call *listener* with the :class:`Transition` of every new result."""
         self._listeners.append(listener)
 
     def timeout_of(self, spec: CheckSpec) -> float:
+        """Seconds *spec* may run: its own ``timeout``, else the app's."""
         return spec.timeout if spec.timeout is not None else self._settings.timeout
 
     def _ttl_of(self, spec: CheckSpec, passed: bool) -> float:

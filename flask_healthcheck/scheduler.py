@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 
 from flask import Flask
 
+from . import process
 from .registry import CheckSpec
 from .results import CheckResult
 from .runner import Runner
@@ -33,13 +34,23 @@ _MAX_NAP = 1.0
 _THREADS: weakref.WeakSet[_ProcessThread] = weakref.WeakSet()
 
 
+def _forget_the_parents_locks() -> None:
+    for thread in list(_THREADS):
+        thread._lock = threading.Lock()  # another thread may have held it at the fork
+
+
 def _restart_after_fork() -> None:
     for thread in list(_THREADS):
         thread._after_fork()
 
 
+process.after_fork_in_child(process.Stage.FORGET, _forget_the_parents_locks)
+process.after_fork_in_child(process.Stage.RESTART, _restart_after_fork)
+
+
 class _ProcessThread:
-    """A daemon thread of one app in one process, started on demand and again after a fork."""
+    """A daemon thread of one app in one process, started on demand and again after a fork
+    (:mod:`~flask_healthcheck.process` calls :meth:`_after_fork` in the child)."""
 
     name = "healthcheck"
 
@@ -74,7 +85,6 @@ class _ProcessThread:
     def _after_fork(self) -> None:
         """In a forked child, start again at once what ran in the parent (gunicorn workers
         forked from a ``--preload`` master), rather than at the child's first request."""
-        self._lock = threading.Lock()
         app = self._app() if self._app is not None else None
         if app is not None and self._thread is not None:
             self.ensure_running(app)
@@ -101,6 +111,12 @@ class StartUp(_ProcessThread):
     Started by the first request to a gated endpoint, so that every process (each gunicorn
     worker, a recycled one too) finishes starting by itself within a check's timeout, without
     waiting for a readiness probe to happen to reach it, and liveness never waits for a check.
+
+    *pending* gives the checks that have not passed yet and *note_passes* records results and
+    says whether the app has started (the app's
+    :meth:`~flask_healthcheck.state.AppState.pending_checks` and
+    :meth:`~flask_healthcheck.state.AppState.record_passes`); *pace* is the pause in seconds
+    between two rounds.
     """
 
     name = "healthcheck-startup"
@@ -167,7 +183,3 @@ class Scheduler(_ProcessThread):
             del app
             self._wake.wait(max(0.005, wake_at - time.monotonic()))
             self._wake.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_restart_after_fork)

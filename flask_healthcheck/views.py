@@ -1,32 +1,28 @@
 """The endpoints: parse the request, pick a report, render it in the requested format.
 
-Views never know how a check is executed; they ask the app's state for a report.
+Views never know how a check is executed; they ask the app's
+:class:`~flask_healthcheck.state.AppState` for a report and render it with a format of
+:mod:`~flask_healthcheck.formats`. :func:`make_blueprint` mounts them under the base path.
 """
 
 from __future__ import annotations
 
 import hmac
-import http
 import json
 import logging
-import sys
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from flask import Blueprint, Request, Response, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import PathConverter
 from werkzeug.utils import get_content_type
 
-from .exceptions import MissingDependencyError
-from .extension import AppState
-from .formats import FORMATS, Format, UnknownFormatError, choose, render_json
-from .metrics import require_prometheus_client
-from .registry import UnknownCheckError
+from .endpoints import Endpoint
+from .exceptions import MissingDependencyError, UnknownCheckError, UnknownFormatError
+from .formats import FORMATS, JSON_ACCEPTS, Format, choose
+from .middleware import drop_sentry_transaction
 from .results import Report
-
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+from .state import AppState
 
 logger = logging.getLogger("flask_healthcheck")
 
@@ -38,7 +34,6 @@ _REPORT_HEADERS = {
     name: (("Cache-Control", "no-store"), ("Content-Type", get_content_type(fmt.mimetype, "utf-8")))
     for name, fmt in FORMATS.items()
 }
-_JSON_ACCEPTS = frozenset({None, "", "*/*", "application/json"})
 
 
 class _UnauthorisedError(Exception):
@@ -73,7 +68,7 @@ def _format(req: Request, *, html: bool = False) -> Format:
         requested = req.args.get("format")
         if requested is None and "verbose" in req.args:
             requested = "text"
-    if requested is None and req.environ.get("HTTP_ACCEPT") in _JSON_ACCEPTS:
+    if requested is None and req.environ.get("HTTP_ACCEPT") in JSON_ACCEPTS:
         return FORMATS["json"]  # the common probe: skip parsing the Accept header
     return choose(requested, req.accept_mimetypes.best_match, html=html)
 
@@ -84,13 +79,6 @@ def _exclusions(req: Request) -> list[str]:
     return [name for value in req.args.getlist("exclude") for name in value.split(",") if name]
 
 
-def _drop_sentry_transaction() -> None:
-    if "sentry_sdk" in sys.modules:
-        from .sentry import drop_current_transaction
-
-        drop_current_transaction()
-
-
 class _Endpoints:
     """The view functions of one app, bound to its state."""
 
@@ -99,7 +87,7 @@ class _Endpoints:
         self.settings = state.settings
 
     def respond(
-        self, endpoint: str, build: Callable[[list[str]], Report], *, unknown_status: int = 400
+        self, endpoint: Endpoint, build: Callable[[list[str]], Report], *, unknown_status: int = 400
     ) -> Response:
         """Answer *endpoint* with the report *build* makes for the request's exclusions."""
         settings = self.settings
@@ -109,9 +97,9 @@ class _Endpoints:
         exclusions: list[str] = []
         try:
             if settings.sentry:
-                _drop_sentry_transaction()
+                drop_sentry_transaction()
             show_details = _shows_details(req, settings.token)
-            fmt = _format(req, html=endpoint == "report")
+            fmt = _format(req, html=endpoint is Endpoint.REPORT)
             exclusions = _exclusions(req)
             report = build(exclusions)
             status = settings.success_status if report.passed else settings.failed_status
@@ -133,30 +121,30 @@ class _Endpoints:
         return response
 
     def report(self) -> Response:
-        return self.respond("report", self.state.full_report)
+        return self.respond(Endpoint.REPORT, self.state.full_report)
 
     def live(self) -> Response:
-        return self.respond("live", self.state.liveness_report)
+        return self.respond(Endpoint.LIVE, self.state.liveness_report)
 
     def ready(self) -> Response:
-        return self.respond("ready", self.state.readiness_report)
+        return self.respond(Endpoint.READY, self.state.readiness_report)
 
     def startup(self) -> Response:
-        return self.respond("startup", self.state.startup_report)
+        return self.respond(Endpoint.STARTUP, self.state.startup_report)
 
     def one_check(self, name: str) -> Response:
-        return self.respond("check", lambda _: self.state.check_report(name), unknown_status=404)
+        return self.respond(
+            Endpoint.CHECK, lambda _: self.state.check_report(name), unknown_status=404
+        )
 
     def metrics(self) -> Response:
         """Prometheus metrics, with the results brought up to date as the full report does."""
         if self.settings.sentry:
-            _drop_sentry_transaction()
+            drop_sentry_transaction()
         if not self.settings.metrics:
             return _error(404, "metrics are turned off: HEALTHCHECK_METRICS is False")
         try:
-            require_prometheus_client()
-            self.state.metrics.record_report(self.state.full_report())
-            body, content_type = self.state.metrics.exposition(request.headers.get("Accept"))
+            body, content_type = self.state.scrape(request.headers.get("Accept"))
         except MissingDependencyError as exc:
             return _error(501, str(exc))
         except Exception:
@@ -170,17 +158,22 @@ class _Endpoints:
 
 
 def make_blueprint(state: AppState) -> Blueprint:
-    """The blueprint of the endpoints of one app, mounted at its ``path`` setting."""
+    """The blueprint of the endpoints of one app, mounted at its ``path`` setting.
+
+    Its view names are the :class:`~flask_healthcheck.Endpoint` values
+    (``url_for("healthcheck.ready")``), and ``metrics``.
+    """
     endpoints = _Endpoints(state)
     blueprint = Blueprint("healthcheck", __name__, url_prefix=state.settings.path)
     methods = ["GET", "HEAD"]
+    add = blueprint.add_url_rule
     for rule in ("", "/"):
-        blueprint.add_url_rule(rule, "report", endpoints.report, methods=methods)
-    blueprint.add_url_rule("/live", "live", endpoints.live, methods=methods)
-    blueprint.add_url_rule("/ready", "ready", endpoints.ready, methods=methods)
-    blueprint.add_url_rule("/startup", "startup", endpoints.startup, methods=methods)
-    blueprint.add_url_rule("/metrics", "metrics", endpoints.metrics, methods=methods)
-    blueprint.add_url_rule("/<name>", "check", endpoints.one_check, methods=methods)
+        add(rule, Endpoint.REPORT.value, endpoints.report, methods=methods)
+    add("/live", Endpoint.LIVE.value, endpoints.live, methods=methods)
+    add("/ready", Endpoint.READY.value, endpoints.ready, methods=methods)
+    add("/startup", Endpoint.STARTUP.value, endpoints.startup, methods=methods)
+    add("/metrics", "metrics", endpoints.metrics, methods=methods)
+    add("/<name>", Endpoint.CHECK.value, endpoints.one_check, methods=methods)
     blueprint.record_once(_add_any_path_converter)
     blueprint.add_url_rule(
         "/<healthcheck_any_path:rest>", "not_found", endpoints.not_found, methods=methods
@@ -196,59 +189,3 @@ class _AnyPathConverter(PathConverter):
 
 def _add_any_path_converter(setup: BlueprintSetupState) -> None:
     setup.app.url_map.converters.setdefault("healthcheck_any_path", _AnyPathConverter)
-
-
-def _status_line(code: int) -> str:
-    """``200 OK``; a code without a standard phrase (any 200-599 is allowed) as Werkzeug says it."""
-    try:
-        return f"{code} {http.HTTPStatus(code).phrase}"
-    except ValueError:
-        return f"{code} UNKNOWN"
-
-
-class LivenessFastPath:
-    """WSGI middleware that answers the plain liveness probe before Flask routes the request.
-
-    A probe without a query string, ``Authorization`` header or a non-JSON ``Accept`` header,
-    for an app with no check tagged ``live``, gets the same JSON body the view would build,
-    without a request context, URL matching or the app's ``before_request`` hooks, so a hook
-    that opens a database session or demands a login can neither fail nor slow it. Every other
-    request goes to the app unchanged.
-    """
-
-    def __init__(self, wsgi_app: WSGIApplication, state: AppState) -> None:
-        self.wsgi_app = wsgi_app
-        self.state = state
-        self.path = state.settings.path + "/live"
-        self._status_lines = {
-            code: _status_line(code)
-            for code in (state.settings.success_status, state.settings.failed_status)
-        }
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if (
-            environ.get("PATH_INFO") != self.path
-            or environ.get("REQUEST_METHOD") not in ("GET", "HEAD")
-            or environ.get("QUERY_STRING")
-            or environ.get("HTTP_ACCEPT") not in _JSON_ACCEPTS
-            or "HTTP_AUTHORIZATION" in environ
-            or not self.state.plain_liveness
-        ):
-            return self.wsgi_app(environ, start_response)
-        return self._answer(environ, start_response)
-
-    def _answer(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
-        settings = self.state.settings
-        if settings.sentry:
-            _drop_sentry_transaction()
-        report = self.state.liveness_report(())
-        body = render_json(report, False).encode()
-        code = settings.success_status if report.passed else settings.failed_status
-        headers: list[tuple[str, str]] = [
-            ("Content-Type", "application/json"),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-store"),
-        ]
-        start_response(self._status_lines[code], headers)
-        self.state.record_answer("live", code, report)
-        return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]

@@ -8,7 +8,7 @@ from dataclasses import fields
 import pytest
 from flask import Flask
 
-from flask_healthcheck import ConfigurationError, HealthCheck, Settings
+from flask_healthcheck import ConfigurationError, Endpoint, HealthCheck, Settings
 
 BAD_VALUES: dict[str, list[object]] = {
     "path": ["healthz", "/", "//", "/a b", "/a\tb", "/<name>", "/h?x", "/h#x", 42, None, ""],
@@ -186,3 +186,19 @@ def test_a_misspelled_key_fails_in_init_app_naming_it_and_the_likely_one() -> No
         HealthCheck(app)
 
     assert "did you mean HEALTHCHECK_TIMEOUT?" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "gate", [["ready"], ("ready",), "ready", [Endpoint.READY], frozenset({"ready"})]
+)
+def test_the_startup_gate_takes_endpoint_values_or_members(gate: object) -> None:
+    app = Flask(__name__)
+    health = HealthCheck(app, startup_gate=gate)
+
+    assert health.state(app).settings.startup_gate == (Endpoint.READY,)
+    assert app.config["HEALTHCHECK_STARTUP_GATE"] == gate  # the config keeps what was given
+
+
+def test_the_startup_gate_refuses_an_endpoint_it_cannot_gate() -> None:
+    with pytest.raises(ConfigurationError, match=r"from \['live', 'ready'\]"):
+        HealthCheck(Flask(__name__), startup_gate=["startup"])

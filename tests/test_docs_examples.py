@@ -305,9 +305,8 @@ def _pages_on_readiness_change(namespace: Namespace) -> None:
 
 def _probe_port_answers(namespace: Namespace) -> None:
     from flask_healthcheck.http_probe import fetch
-    from flask_healthcheck.probe_port import serve
 
-    server = serve(namespace["app"])  # the server init_app started
+    server = namespace["health"].serve_probe_port(namespace["app"])  # the one init_app started
     try:
         for path in ("/live", "/healthz/ready", "/startup"):
             assert fetch(f"http://127.0.0.1:{server.port}{path}", 5).status == 200, path

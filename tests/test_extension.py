@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import socket
 import weakref
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from flask import Flask, current_app
 
-from flask_healthcheck import HealthCheck
+import flask_healthcheck
+from flask_healthcheck import Endpoint, HealthCheck
 
 from .conftest import Calls
 
@@ -273,3 +276,82 @@ def test_endpoint_changes_are_announced_once_with_the_failing_checks(
         ("ready", False, True, "failing: db"),
         ("ready", True, None, "all checks pass"),  # another selection: a status of its own
     ]
+
+
+def test_an_unknown_check_name_raises_an_exported_health_check_error(
+    health: HealthCheck, app: Flask
+) -> None:
+    health.add_check(lambda: (True, "up"), name="up")
+
+    with pytest.raises(flask_healthcheck.UnknownCheckError, match="'typo'") as raised:
+        health.run(["typo"])
+
+    assert isinstance(raised.value, flask_healthcheck.HealthCheckError)
+    assert isinstance(raised.value, LookupError)  # what it was before, for existing handlers
+    assert raised.value.names == {"typo"}
+
+
+def test_every_exception_the_core_defines_is_a_health_check_error_and_exported() -> None:
+    # The console commands' own errors end as exit codes and never reach a caller.
+    command_errors = {"flask_healthcheck.http_probe.ProbeError"}
+    command_errors.add("flask_healthcheck.worker_probe.UsageError")
+    command_errors.add("flask_healthcheck.http_probe.UsageError")
+    package = Path(flask_healthcheck.__file__).parent
+    found = []
+    for path in sorted(package.glob("*.py")):
+        module = importlib.import_module(f"flask_healthcheck.{path.stem}".removesuffix(".__init__"))
+        for name, value in vars(module).items():
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseException)
+                and value.__module__ == module.__name__
+                and not name.startswith("_")
+                and f"{module.__name__}.{name}" not in command_errors
+            ):
+                found.append(value)
+    assert found
+    for error in found:
+        assert issubclass(error, flask_healthcheck.HealthCheckError), error
+        assert getattr(flask_healthcheck, error.__name__) is error, error
+
+
+def test_listeners_hear_the_endpoint_the_text_report_names(
+    health: HealthCheck, make_app: Callable[..., Flask]
+) -> None:
+    changes: list[flask_healthcheck.StatusChange] = []
+    answers: list[tuple[str, int]] = []
+    health.on_change(changes.append)
+    health.on_answer(lambda endpoint, status: answers.append((endpoint, status)))
+    client = make_app(HEALTHCHECK_STARTUP_GATE=()).test_client()
+
+    fast = client.get("/healthz/live")  # answered by the WSGI fast path
+    text = client.get("/healthz/live?verbose").get_data(as_text=True)
+
+    assert fast.status_code == 200
+    assert text.endswith("livez check passed\n")
+    assert answers == [(Endpoint.LIVE, 200), (Endpoint.LIVE, 200)]
+    assert all(type(endpoint) is Endpoint for endpoint, _ in answers)
+    [change] = changes
+    assert change.name == "live"
+    assert change.endpoint is Endpoint.LIVE
+    assert Endpoint.LIVE.k8s_name == "livez"
+
+
+def test_state_returns_the_documented_app_state(health: HealthCheck, app: Flask) -> None:
+    health.add_check(lambda: (True, "up"), name="up", timeout=0.5)
+    health.add_check(lambda: (True, "up"), name="default")
+    state = health.state(app)
+
+    assert isinstance(state, flask_healthcheck.AppState)
+    assert [state.timeout_of(spec) for spec in health.checks] == [0.5, state.settings.timeout]
+    assert [spec.name for spec in state.pending_checks()] == ["up", "default"]
+    with app.app_context():
+        report = state.run(app)
+    assert report.endpoint is Endpoint.RUN
+    assert state.record_passes(report.results)
+    assert state.pending_checks() == []
+
+
+def test_serve_probe_port_without_a_port_says_what_to_set(health: HealthCheck, app: Flask) -> None:
+    with pytest.raises(ValueError, match="HEALTHCHECK_PROBE_PORT is not set"):
+        health.serve_probe_port(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import re
@@ -11,7 +12,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from flask_healthcheck import HealthCheck, Outcome
+from flask_healthcheck import Endpoint, HealthCheck, Outcome
 from flask_healthcheck.formats import _result_json, render_health_json, render_json, render_text
 from flask_healthcheck.results import CheckResult, Report, Status
 
@@ -191,7 +192,7 @@ def _report() -> Report:
         response_time=0.25,
         detail="raised OSError: no route to host",
     )
-    return Report.of([result], "web-1", 1_500_000_000.5, "healthz")
+    return Report.of([result], "web-1", 1_500_000_000.5, Endpoint.REPORT)
 
 
 def test_formatters_show_details_only_when_told() -> None:
@@ -229,9 +230,9 @@ def test_runscope_json_is_json_dumps_of_the_whole_body_every_time() -> None:
     )
     fresh = CheckResult.synthetic("readiness", True, "ready", "ready")
     reports = [
-        Report.of([fresh, cached, warned], "web-1", 2.5, "readyz"),
-        Report.of([warned], "web-1", 3.5, "readyz"),
-        Report.of([], "web-1", 4.5, "startupz"),
+        Report.of([fresh, cached, warned], "web-1", 2.5, Endpoint.READY),
+        Report.of([warned], "web-1", 3.5, Endpoint.READY),
+        Report.of([], "web-1", 4.5, Endpoint.STARTUP),
     ]
     for report in reports * 2:
         for details in (False, True):
@@ -245,6 +246,53 @@ def test_runscope_json_is_json_dumps_of_the_whole_body_every_time() -> None:
             }
             assert render_json(report, details) == json.dumps(expected)
     assert json.loads(render_json(reports[1], False))["degraded"] is True
+
+
+def test_a_cached_result_is_encoded_once_and_a_result_made_from_it_afresh() -> None:
+    cached = _report().results[0]
+    render_json(Report.of([cached], "web-1", 2.0, Endpoint.READY), False)
+    [kept] = cached.rendered.values()  # kept on the result itself, not in a global cache
+
+    render_json(Report.of([cached], "web-1", 3.0, Endpoint.READY), False)
+    changed = dataclasses.replace(cached, output="raised TimeoutError (details withheld)")
+    other = render_json(Report.of([changed], "web-1", 4.0, Endpoint.READY), False)
+
+    [again] = cached.rendered.values()
+    assert again is kept
+    assert "TimeoutError" in other
+    assert "TimeoutError" not in kept
+    assert changed == dataclasses.replace(changed)  # the kept text takes no part in equality
+    assert "rendered" not in repr(cached)
+
+
+def test_a_result_made_for_one_answer_is_not_kept() -> None:
+    synthetic = CheckResult.synthetic("readiness", True, "ready", "ready")
+
+    render_json(Report.of([synthetic], "web-1", 2.0, Endpoint.READY), False)
+
+    assert synthetic.rendered == {}
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "check", "verdict"),
+    [
+        (Endpoint.REPORT, None, "healthz check passed"),
+        (Endpoint.LIVE, None, "livez check passed"),
+        (Endpoint.READY, None, "readyz check passed"),
+        (Endpoint.STARTUP, None, "startupz check passed"),
+        (Endpoint.CHECK, "database", "database check passed"),
+        (Endpoint.RUN, None, "run check passed"),
+    ],
+)
+def test_the_text_report_ends_with_the_kubernetes_name_of_its_endpoint(
+    endpoint: Endpoint, check: str | None, verdict: str
+) -> None:
+    report = Report.of([], "web-1", 1.0, endpoint, check)
+
+    assert render_text(report, False).splitlines()[-1] == verdict
+    assert (
+        json.loads(render_health_json(report, False))["description"] == f"{verdict[:-13]} of web-1"
+    )
 
 
 def test_health_json_time_is_the_result_timestamp_in_utc() -> None:

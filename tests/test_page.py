@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from flask_healthcheck import CheckResult, HealthCheck, Report
+from flask_healthcheck import CheckResult, Endpoint, HealthCheck, Report
 from flask_healthcheck.page import relative, render_html
 
 from .app_server import serve
@@ -130,7 +130,7 @@ def test_the_banner_says_passing_degraded_or_failing() -> None:
     failing = result("cache", False, "down", since=900.0)
 
     def banner(*results: CheckResult) -> str:
-        page = render_html(Report.of(results, "web-1", 1000.0, "healthz"), False)
+        page = render_html(Report.of(results, "web-1", 1000.0, Endpoint.REPORT), False)
         return page.split("<h1>", 1)[1].split("</h1>", 1)[0]
 
     assert banner(passing) == "Passing"
@@ -147,7 +147,7 @@ def test_the_page_lists_failing_checks_first_with_duration_and_time_since_change
         ],
         "web-1",
         1000.0,
-        "healthz",
+        Endpoint.REPORT,
     )
 
     page = render_html(report, False)

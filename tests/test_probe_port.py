@@ -286,13 +286,16 @@ def test_a_forked_child_closes_the_probe_sockets_it_inherited(probed_app: Flask,
 
 
 def test_serve_starts_the_port_where_init_app_did_not(
-    make_app: Callable[..., Flask], port: int, monkeypatch: pytest.MonkeyPatch
+    health: HealthCheck,
+    make_app: Callable[..., Flask],
+    port: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(probe_port_module, "_why_not_here", lambda: "a flask command")
     app = make_app(HEALTHCHECK_PROBE_PORT=port, HEALTHCHECK_PROBE_HOST="127.0.0.1")
     assert not probe_port_module._servers
 
-    server = probe_port_module.serve(app)
+    server = health.serve_probe_port(app)
 
     assert server.port == port
     assert fetch(f"http://127.0.0.1:{port}/live")[0] == 200

@@ -1,0 +1,278 @@
+"""The health service of one app: what each endpoint reports, and what the app has seen so far.
+
+:class:`AppState` is what the views, the liveness fast path, the probe port and the
+``flask healthcheck`` command call: it selects the checks of a request, has the runner run them,
+adds what the app knows of itself (its availability, heartbeats, load and start-up) and makes
+the :class:`~flask_healthcheck.Report`. It knows nothing of HTTP; the views render its reports.
+:meth:`HealthCheck.state() <flask_healthcheck.HealthCheck.state>` returns it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app
+
+from .availability import Availability, AvailabilityState
+from .config import Settings
+from .endpoints import Endpoint
+from .events import Events, StatusChange
+from .lifecycle import Lifecycle
+from .metrics import HealthMetrics, require_prometheus_client
+from .registry import LIVE, READY, CheckSpec, Registry
+from .results import CheckResult, Report
+from .runner import Runner, Transition
+from .scheduler import Scheduler, StartUp
+
+
+@dataclass
+class AppState:
+    """The health service of one app, as one :class:`~flask_healthcheck.HealthCheck` made it.
+
+    The report methods answer the endpoints; they need the app's context (a request, or
+    ``with app.app_context()``) when they run checks. :attr:`settings` are the app's
+    validated settings. The other attributes are the parts the service is made of, open to
+    read (``state.runner.in_flight_count()``) but not a stable API.
+    """
+
+    #: The app's settings, validated from its ``HEALTHCHECK_*`` keys.
+    settings: Settings
+    #: The registered checks, shared by every app of the extension.
+    registry: Registry
+    #: Runs the checks and keeps their latest results.
+    runner: Runner
+    #: What the app says of itself: liveness, readiness and the start-up latch.
+    availability: Availability
+    #: The extension's listeners, and the last status of each endpoint.
+    events: Events
+    #: The thread that runs background checks.
+    scheduler: Scheduler
+    #: Heartbeats, requests in flight and the SIGTERM drain.
+    lifecycle: Lifecycle
+    #: The Prometheus metrics (``health.metrics(app)``).
+    metrics: HealthMetrics = field(init=False)
+    #: The thread that takes the process through its start-up.
+    start_up: StartUp = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.metrics = HealthMetrics(self.registry)
+        pace = min(max(self.settings.failed_ttl, 0.5), 5.0)
+        self.start_up = StartUp(self.runner, self.pending_checks, self.record_passes, pace)
+
+    def _report(
+        self, endpoint: Endpoint, results: Iterable[CheckResult], check: str | None = None
+    ) -> Report:
+        return Report.of(results, self.settings.hostname or "", time.time(), endpoint, check)
+
+    def _run(self, specs: list[CheckSpec]) -> list[CheckResult]:
+        if not specs:
+            return []
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        if self.registry.has_background:
+            self.scheduler.ensure_running(app)
+        return self.runner.run(app, specs)
+
+    def start_background(self, app: Flask) -> None:
+        """Run background checks from now on (called when one is registered)."""
+        self.scheduler.ensure_running(app)
+        self.scheduler.wake()
+
+    def timeout_of(self, spec: CheckSpec) -> float:
+        """Seconds *spec* may run: its own ``timeout``, else ``HEALTHCHECK_TIMEOUT``."""
+        return self.runner.timeout_of(spec)
+
+    # -- the endpoints -------------------------------------------------------------------
+
+    def full_report(self, exclude: Collection[str] = ()) -> Report:
+        """:attr:`Endpoint.REPORT <flask_healthcheck.Endpoint.REPORT>`: every check.
+
+        Raises :class:`~flask_healthcheck.UnknownCheckError` for a name in *exclude* that is
+        not registered, as every report method does.
+        """
+        return self._report(Endpoint.REPORT, self._run(self.registry.select(exclude=exclude)))
+
+    def check_report(self, name: str) -> Report:
+        """:attr:`Endpoint.CHECK <flask_healthcheck.Endpoint.CHECK>`: one check by name."""
+        specs = self.registry.select(names=[name])
+        return self._report(Endpoint.CHECK, self._run(specs), check=name)
+
+    def liveness_report(self, exclude: Collection[str] = ()) -> Report:
+        """:attr:`Endpoint.LIVE <flask_healthcheck.Endpoint.LIVE>`: the app's liveness state,
+        heartbeats and checks tagged ``live``; no dependency.
+
+        Behind the start-up gate it fails until the app has started. It never waits for a
+        check: the first gated request of the process starts a thread that runs the pending
+        checks until every critical one has passed once (:class:`~.scheduler.StartUp`).
+        """
+        results = [
+            _state_result("liveness", self.availability.liveness, "live", LIVE),
+            *self.lifecycle.liveness_results(),
+        ]
+        gate = self._startup_gate(Endpoint.LIVE)
+        if gate is not None:
+            results.append(gate)
+        results += self._run(self.registry.select(tag=LIVE, exclude=exclude))
+        return self._report(Endpoint.LIVE, results)
+
+    def readiness_report(self, exclude: Collection[str] = ()) -> Report:
+        """:attr:`Endpoint.READY <flask_healthcheck.Endpoint.READY>`: the app's readiness
+        state, liveness problems, load and checks tagged ``ready``.
+
+        Behind the start-up gate, it also runs the checks that have not passed yet, and fails
+        until every critical check has passed once.
+        """
+        results = [
+            _state_result("readiness", self.availability.readiness, "ready", READY),
+            *[result for result in self.lifecycle.liveness_results() if not result.passed],
+        ]
+        load = self.lifecycle.load_result()
+        if load is not None:
+            results.append(load)
+        specs = self.registry.select(tag=READY, exclude=exclude)
+        if self._startup_gate(Endpoint.READY) is not None:
+            names = {spec.name for spec in specs}
+            specs += [spec for spec in self.pending_checks(exclude) if spec.name not in names]
+        check_results = self._run(specs)
+        self.record_passes(check_results)
+        gate = self._startup_gate(Endpoint.READY)
+        return self._report(Endpoint.READY, [*results, *([gate] if gate else []), *check_results])
+
+    def startup_report(self, exclude: Collection[str] = ()) -> Report:
+        """:attr:`Endpoint.STARTUP <flask_healthcheck.Endpoint.STARTUP>`: passes once every
+        critical check has passed at least once, then always.
+
+        Until then it runs the checks that have not passed yet; once started, it runs nothing.
+        """
+        if self.availability.started:
+            return self._report(Endpoint.STARTUP, [])
+        results = self._run(self.pending_checks(exclude))
+        self.record_passes(results)
+        return self._report(Endpoint.STARTUP, results)
+
+    def run(
+        self, app: Flask, names: Collection[str] | None = None, tag: str | None = None
+    ) -> Report:
+        """:attr:`Endpoint.RUN <flask_healthcheck.Endpoint.RUN>`: run checks from code (all,
+        or *names*, or those tagged *tag*), for :meth:`~flask_healthcheck.HealthCheck.run`.
+
+        A background check without a result yet runs now rather than being reported unknown:
+        a one-off run (``flask healthcheck run``) has no scheduler history to read.
+        """
+        specs = [
+            dataclasses.replace(spec, period=None)
+            if spec.period is not None and not self.runner.has_result(spec.name)
+            else spec
+            for spec in self.registry.select(names=names, tag=tag)
+        ]
+        return self._report(Endpoint.RUN, self.runner.run(app, specs) if specs else [])
+
+    def scrape(self, accept: str | None) -> tuple[bytes, str]:
+        """The body and content type of a Prometheus scrape with this ``Accept`` header.
+
+        It runs the checks as the full report does, so that a scrape shows results no older
+        than their TTLs, and records the results in the metrics itself: the runner wakes the
+        requests waiting for a run before its listeners record the new result, so the
+        metrics would otherwise show it only at the next scrape. Raises
+        :class:`~flask_healthcheck.MissingDependencyError` without ``prometheus_client``,
+        before any check runs.
+        """
+        require_prometheus_client()
+        self.metrics.record_report(self.full_report())
+        return self.metrics.exposition(accept)
+
+    @property
+    def plain_liveness(self) -> bool:
+        """True when liveness needs no check run and no app: the WSGI fast path may answer."""
+        return not self.registry.has_tag(LIVE) and (
+            self.availability.started or Endpoint.LIVE not in self.settings.startup_gate
+        )
+
+    # -- start-up ------------------------------------------------------------------------
+
+    def pending_checks(self, exclude: Collection[str] = ()) -> list[CheckSpec]:
+        """The checks that have not passed since the process started, less *exclude*."""
+        pending = set(self.availability.not_yet_passed(spec.name for spec in self.registry))
+        return [spec for spec in self.registry.select(exclude=exclude) if spec.name in pending]
+
+    def record_passes(self, results: Iterable[CheckResult]) -> bool:
+        """Record the passes among *results*, latch start-up once every critical check has
+        passed, and return whether the app has started.
+
+        :meth:`record_result` calls this for every new result too, but only after the
+        runner has woken the requests that waited for it, so a request records what it saw
+        itself: its answer must not say "starting" when its own results say otherwise.
+        """
+        availability = self.availability
+        for result in results:
+            if result.passed:
+                availability.record_pass(result.name)
+        if not availability.started:
+            critical = [spec.name for spec in self.registry if spec.critical]
+            if not availability.not_yet_passed(critical):
+                availability.mark_started()
+        return availability.started
+
+    def _startup_gate(self, endpoint: Endpoint) -> CheckResult | None:
+        """A failing "startup" result while *endpoint* is gated and the app has not started."""
+        if endpoint not in self.settings.startup_gate or self.availability.started:
+            return None
+        if self.record_passes(()):
+            return None
+        self.start_up.ensure_running(current_app._get_current_object())  # type: ignore[attr-defined]
+        waiting = [spec.name for spec in self.pending_checks() if spec.critical]
+        output = "starting: waiting for a first pass of " + ", ".join(waiting)
+        return CheckResult.synthetic("startup", False, output, endpoint.value)
+
+    # -- what happened -------------------------------------------------------------------
+
+    def record_result(self, transition: Transition) -> None:
+        """Runner listener: count the result in the metrics, remember a pass for start-up,
+        and announce a change of the check to the ``on_change`` listeners."""
+        self.metrics.record_result(transition)
+        result = transition.result
+        self.record_passes([result])
+        previous = transition.previous
+        if previous is None or previous.passed != result.passed:
+            before = None if previous is None else previous.passed
+            self.events.changed(
+                StatusChange("check", result.name, result.passed, before, result.output)
+            )
+
+    def record_answer(
+        self,
+        endpoint: Endpoint,
+        status_code: int,
+        report: Report | None,
+        exclusions: Collection[str] = (),
+    ) -> None:
+        """Views call this for every answer: metrics count it, listeners hear of changes.
+
+        *report* is None for an answer without a report (an error). The one-check endpoint
+        has no status of its own: its check's changes are the changes.
+        """
+        self.metrics.record_answer(endpoint, status_code)
+        if report is None or endpoint is Endpoint.CHECK:
+            self.events.answered(endpoint, status_code, None, _no_output)
+            return
+        selection = ",".join(sorted(set(exclusions))) if exclusions else ""
+        self.events.answered(
+            endpoint, status_code, report.passed, lambda: _summary(report), selection=selection
+        )
+
+
+def _no_output() -> str:
+    return ""
+
+
+def _summary(report: Report) -> str:
+    """The output of an endpoint's status change: its failing checks."""
+    failing = [result.name for result in report.results if not result.passed]
+    return "failing: " + ", ".join(failing) if failing else "all checks pass"
+
+
+def _state_result(name: str, state: AvailabilityState, word: str, tag: str) -> CheckResult:
+    output = state.reason or (word if state.available else f"not {word}")
+    return CheckResult.synthetic(name, state.available, output, tag)
