@@ -7,9 +7,10 @@ Spring Boot's ``ApplicationAvailability`` works, next to what the checks find ou
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from .clock import SYSTEM_CLOCK, Clock
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,9 @@ class AvailabilityState:
 class Availability:
     """Per-app, thread-safe holder of liveness, readiness and the start-up latch."""
 
-    def __init__(self) -> None:
-        now = time.time()
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._clock = clock
+        now = clock.time()
         self._lock = threading.Lock()
         self.liveness = AvailabilityState(True, "", now)
         self.readiness = AvailabilityState(True, "", now)
@@ -34,11 +36,11 @@ class Availability:
 
     def set_live(self, live: bool, reason: str = "") -> None:
         """Say whether the app is alive, and why not (``health.set_live``)."""
-        self.liveness = AvailabilityState(live, reason, time.time())
+        self.liveness = AvailabilityState(live, reason, self._clock.time())
 
     def set_ready(self, ready: bool, reason: str = "") -> None:
         """Say whether the app accepts traffic, and why not (``health.set_ready``, draining)."""
-        self.readiness = AvailabilityState(ready, reason, time.time())
+        self.readiness = AvailabilityState(ready, reason, self._clock.time())
 
     @property
     def started(self) -> bool:

@@ -80,7 +80,7 @@ class ManualClock:
                 if self._now >= end:
                     return event.is_set()
                 # The event has no way to notify this condition: look at it again soon.
-                self._moved.wait(0.002)
+                self._moved.wait(0.01)
         return True
 
     def __repr__(self) -> str:

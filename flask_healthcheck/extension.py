@@ -19,6 +19,7 @@ from flask import Flask, current_app, has_app_context
 
 from . import probe_port
 from .availability import Availability
+from .clock import SYSTEM_CLOCK, Clock
 from .config import Settings
 from .events import AnswerListener, ChangeListener, Events
 from .lifecycle import Lifecycle
@@ -67,9 +68,21 @@ class HealthCheck:
     Runscope ``healthcheck`` library did; ``HealthCheck()`` then :meth:`init_app` suits app
     factories. *options* are the lower-case names of the ``HEALTHCHECK_*`` keys (``timeout=``
     is ``HEALTHCHECK_TIMEOUT``); they are defaults that a value in ``app.config`` overrides.
+
+    *clock* is where every part of the extension reads the time and waits: the real clock
+    unless a test gives a :class:`~flask_healthcheck.clock.ManualClock`, whose time moves only
+    when the test moves it, so TTLs, failure tolerance and staleness can be tested without
+    sleeping.
     """
 
-    def __init__(self, app: Flask | None = None, path: str | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        app: Flask | None = None,
+        path: str | None = None,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        **options: Any,
+    ) -> None:
         unknown = set(options) - Settings.option_names()
         if unknown:
             raise TypeError(
@@ -79,6 +92,7 @@ class HealthCheck:
         if path is not None:
             options["path"] = path
         self._options = options
+        self._clock = clock
         self._registry = Registry()
         self._change_listeners: list[ChangeListener] = []
         self._answer_listeners: list[AnswerListener] = []
@@ -102,11 +116,11 @@ class HealthCheck:
         if path is not None:
             defaults["path"] = path
         settings = Settings.from_config(app.config, defaults)
-        runner = Runner(settings)
+        runner = Runner(settings, clock=self._clock)
         events = Events(self._change_listeners, self._answer_listeners)
         scheduler = Scheduler(runner, lambda: self._registry)
-        availability = Availability()
-        lifecycle = Lifecycle(settings, availability)
+        availability = Availability(self._clock)
+        lifecycle = Lifecycle(settings, availability, self._clock)
         state = AppState(
             settings, self._registry, runner, availability, events, scheduler, lifecycle
         )

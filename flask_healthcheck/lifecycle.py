@@ -15,11 +15,11 @@ import logging
 import os
 import signal
 import threading
-import time
 from types import FrameType
 from typing import Any
 
 from .availability import Availability
+from .clock import SYSTEM_CLOCK, Clock
 from .config import Settings
 from .registry import LIVE, READY
 from .results import CheckResult
@@ -32,12 +32,15 @@ SignalHandler = Any  # a callable, signal.SIG_DFL, signal.SIG_IGN or None
 class Lifecycle:
     """Per-app heartbeats, requests in flight and the drain-on-SIGTERM handler."""
 
-    def __init__(self, settings: Settings, availability: Availability) -> None:
+    def __init__(
+        self, settings: Settings, availability: Availability, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self._settings = settings
         self._availability = availability
+        self._clock = clock
         self._lock = threading.Lock()
         self._heartbeats: dict[str, tuple[float, float]] = {}  # name: (timeout, last feed)
-        self._requests: dict[int, float] = {}  # token: start (time.monotonic())
+        self._requests: dict[int, float] = {}  # token: start (the clock's monotonic())
         self._tokens = itertools.count()
         self.drain_installed = False
         self._drain_handler: SignalHandler = None
@@ -46,7 +49,7 @@ class Lifecycle:
 
     def heartbeat(self, name: str, timeout: float) -> None:
         """Feed watchdog *name*; liveness fails once it goes *timeout* seconds unfed."""
-        self._heartbeats[name] = (timeout, time.monotonic())
+        self._heartbeats[name] = (timeout, self._clock.monotonic())
 
     # -- requests in flight -----------------------------------------------------------------
 
@@ -59,7 +62,7 @@ class Lifecycle:
         """Count a request in; the token returned counts it out (:meth:`request_finished`)."""
         token = next(self._tokens)
         with self._lock:
-            self._requests[token] = time.monotonic()
+            self._requests[token] = self._clock.monotonic()
         return token
 
     def request_finished(self, token: int) -> None:
@@ -69,7 +72,8 @@ class Lifecycle:
 
     def liveness_results(self) -> list[CheckResult]:
         """A result per heartbeat, and one for the request watchdog when it is on."""
-        now = time.monotonic()
+        now = self._clock.monotonic()
+        stamp = self._clock.time()
         results = []
         for name, (timeout, fed) in list(self._heartbeats.items()):
             age = now - fed
@@ -77,7 +81,9 @@ class Lifecycle:
                 output = f"fed {age:.1f} s ago"
             else:
                 output = f"not fed for {age:.0f} s (timeout {timeout:g} s): stuck or deadlocked"
-            results.append(CheckResult.synthetic(f"heartbeat:{name}", age <= timeout, output, LIVE))
+            results.append(
+                CheckResult.synthetic(f"heartbeat:{name}", age <= timeout, output, LIVE, stamp)
+            )
         watchdog = self._settings.request_watchdog
         if watchdog:
             with self._lock:
@@ -90,7 +96,7 @@ class Lifecycle:
                 else f"a request has been running for {age:.0f} s (watchdog {watchdog:g} s): "
                 "stuck or deadlocked"
             )
-            results.append(CheckResult.synthetic("requests", passed, output, LIVE))
+            results.append(CheckResult.synthetic("requests", passed, output, LIVE, stamp))
         return results
 
     def load_result(self) -> CheckResult | None:
@@ -103,7 +109,7 @@ class Lifecycle:
         passed = in_flight <= limit
         output = f"{in_flight} requests in flight (limit {limit})"
         return CheckResult.synthetic(
-            "load", passed, output if passed else f"overloaded: {output}", READY
+            "load", passed, output if passed else f"overloaded: {output}", READY, self._clock.time()
         )
 
     # -- draining on SIGTERM ----------------------------------------------------------------

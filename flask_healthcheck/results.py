@@ -80,10 +80,14 @@ class CheckResult:
             object.__setattr__(self, "detail", mask_credentials(self.detail))
 
     @classmethod
-    def synthetic(cls, name: str, passed: bool, output: str, tag: str) -> CheckResult:
+    def synthetic(
+        cls, name: str, passed: bool, output: str, tag: str, now: float | None = None
+    ) -> CheckResult:
         """A result that states something the app knows itself (its availability, a
-        heartbeat, its start-up) rather than something a check found out."""
-        now = time.time()
+        heartbeat, its start-up) rather than something a check found out, made at *now*
+        (epoch seconds; by default the time it is made)."""
+        if now is None:
+            now = time.time()
         return cls(
             name=name,
             passed=passed,

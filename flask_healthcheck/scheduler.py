@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 import weakref
 from collections.abc import Callable, Iterable
 
@@ -56,6 +55,8 @@ class _ProcessThread:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        #: Set to end the thread's loop at its next look (tests, and an app that goes away).
+        self.stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._app: weakref.ref[Flask] | None = None
@@ -81,6 +82,10 @@ class _ProcessThread:
                 target=self._run, args=(self._app,), name=self.name, daemon=True
             )
             self._thread.start()
+
+    def stop(self) -> None:
+        """End the thread at its next look (its naps on the clock end at once)."""
+        self.stopping.set()
 
     def _after_fork(self) -> None:
         """In a forked child, start again at once what ran in the parent (gunicorn workers
@@ -144,7 +149,9 @@ class StartUp(_ProcessThread):
             del app
             if started:
                 return
-            time.sleep(self._pace)
+            self._runner.clock.wait(self.stopping, self._pace)
+            if self.stopping.is_set():
+                return
 
 
 class Scheduler(_ProcessThread):
@@ -162,13 +169,18 @@ class Scheduler(_ProcessThread):
         """Look at the schedule now (a background check was just registered)."""
         self._wake.set()
 
+    def stop(self) -> None:
+        super().stop()
+        self._wake.set()
+
     def _loop(self, app_ref: weakref.ref[Flask]) -> None:
         next_start: dict[str, float] = {}
-        while True:
+        clock = self._runner.clock
+        while not self.stopping.is_set():
             app = app_ref()
             if app is None:
                 return
-            now = time.monotonic()
+            now = clock.monotonic()
             wake_at = now + _MAX_NAP
             for spec in self._specs():
                 if spec.period is None:
@@ -181,5 +193,5 @@ class Scheduler(_ProcessThread):
                     due = due or now + self._runner.timeout_of(spec)
                 wake_at = min(wake_at, start_at, due if due is not None else wake_at)
             del app
-            self._wake.wait(max(0.005, wake_at - time.monotonic()))
+            clock.wait(self._wake, max(0.005, wake_at - clock.monotonic()))
             self._wake.clear()

@@ -10,7 +10,6 @@ the :class:`~flask_healthcheck.Report`. It knows nothing of HTTP; the views rend
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
@@ -65,7 +64,10 @@ class AppState:
     def _report(
         self, endpoint: Endpoint, results: Iterable[CheckResult], check: str | None = None
     ) -> Report:
-        return Report.of(results, self.settings.hostname or "", time.time(), endpoint, check)
+        return Report.of(results, self.settings.hostname or "", self._now(), endpoint, check)
+
+    def _now(self) -> float:
+        return self.runner.clock.time()
 
     def _run(self, specs: list[CheckSpec]) -> list[CheckResult]:
         if not specs:
@@ -108,7 +110,7 @@ class AppState:
         checks until every critical one has passed once (:class:`~.scheduler.StartUp`).
         """
         results = [
-            _state_result("liveness", self.availability.liveness, "live", LIVE),
+            _state_result("liveness", self.availability.liveness, "live", LIVE, self._now()),
             *self.lifecycle.liveness_results(),
         ]
         gate = self._startup_gate(Endpoint.LIVE)
@@ -125,7 +127,7 @@ class AppState:
         until every critical check has passed once.
         """
         results = [
-            _state_result("readiness", self.availability.readiness, "ready", READY),
+            _state_result("readiness", self.availability.readiness, "ready", READY, self._now()),
             *[result for result in self.lifecycle.liveness_results() if not result.passed],
         ]
         load = self.lifecycle.load_result()
@@ -224,7 +226,7 @@ class AppState:
         self.start_up.ensure_running(current_app._get_current_object())  # type: ignore[attr-defined]
         waiting = [spec.name for spec in self.pending_checks() if spec.critical]
         output = "starting: waiting for a first pass of " + ", ".join(waiting)
-        return CheckResult.synthetic("startup", False, output, endpoint.value)
+        return CheckResult.synthetic("startup", False, output, endpoint.value, self._now())
 
     # -- what happened -------------------------------------------------------------------
 
@@ -273,6 +275,8 @@ def _summary(report: Report) -> str:
     return "failing: " + ", ".join(failing) if failing else "all checks pass"
 
 
-def _state_result(name: str, state: AvailabilityState, word: str, tag: str) -> CheckResult:
+def _state_result(
+    name: str, state: AvailabilityState, word: str, tag: str, now: float
+) -> CheckResult:
     output = state.reason or (word if state.available else f"not {word}")
-    return CheckResult.synthetic(name, state.available, output, tag)
+    return CheckResult.synthetic(name, state.available, output, tag, now)
