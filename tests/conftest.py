@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from flask_healthcheck import HealthCheck
+from flask_healthcheck.clock import ManualClock
 
 from .services import BlackHole, black_hole
 
@@ -49,8 +50,23 @@ os.environ["GUNICORN_CMD_ARGS"] = " ".join(
 
 
 @pytest.fixture
-def health() -> HealthCheck:
-    return HealthCheck()
+def clock() -> ManualClock:
+    """A clock that moves only when the test moves it; a test that asks for it gets the
+    ``health`` extension on it, so TTLs, tolerance and staleness play out without sleeping."""
+    return ManualClock()
+
+
+@pytest.fixture
+def health(request: pytest.FixtureRequest) -> Iterator[HealthCheck]:
+    if "clock" in request.fixturenames:
+        extension = HealthCheck(clock=request.getfixturevalue("clock"))
+    else:
+        extension = HealthCheck()
+    yield extension
+    # The background threads of the test's apps end with it, rather than napping on.
+    for state in list(extension._states.values()):
+        state.scheduler.stop()
+        state.start_up.stop()
 
 
 @pytest.fixture

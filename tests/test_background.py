@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from flask_healthcheck import HealthCheck
+from flask_healthcheck.clock import ManualClock
 from flask_healthcheck.events import StatusChange
 
 from .conftest import Calls, wait_until
@@ -103,27 +104,27 @@ def started(health: HealthCheck, app: Flask) -> None:
 # -- background checks ---------------------------------------------------------------------------
 
 
-def test_readiness_never_waits_for_a_background_check_that_takes_two_seconds(
-    health: HealthCheck, app: Flask, client: FlaskClient, calls: Calls
+def test_readiness_never_waits_for_a_background_check_still_running(
+    health: HealthCheck, app: Flask, client: FlaskClient, calls: Calls, clock: ManualClock
 ) -> None:
-    @health.check(period=0.2, timeout=5)
+    gate = threading.Event()
+
+    @health.check(period=1, timeout=5)
     def slow() -> tuple[bool, str]:
         calls.add()
-        time.sleep(2)
-        return True, "took 2 s"
+        gate.wait(10)
+        return True, "finished"
 
-    answers: list[tuple[int, float]] = []
-    due = time.monotonic() + 3.5
-    while time.monotonic() < due:
-        started_at = time.monotonic()
-        status = client.get("/healthz/ready").status_code
-        answers.append((status, time.monotonic() - started_at))
-        time.sleep(0.1)
+    assert wait_until(lambda: calls.count == 1)  # the scheduler has started the first run
+    asked_at = time.monotonic()
+    statuses = [client.get("/healthz/ready").status_code for _ in range(5)]
+    took = time.monotonic() - asked_at
+    gate.set()
 
-    assert max(took for _, took in answers) < 1.0, answers
-    assert answers[0][0] == 503  # no result yet
-    assert answers[-1][0] == 200  # the first run has finished meanwhile
-    assert calls.count <= 2
+    assert statuses == [503] * 5  # no result yet
+    assert took < 1.0  # five answers while the run goes on: none waited for it
+    assert wait_until(lambda: client.get("/healthz/ready").status_code == 200)
+    assert calls.count == 1
 
 
 def test_background_check_is_unknown_and_fails_readiness_before_its_first_result(
@@ -146,10 +147,11 @@ def test_result_older_than_max_age_is_reported_stale_and_fails(
     client: FlaskClient,
     release: threading.Event,
     changes: list[StatusChange],
+    clock: ManualClock,
 ) -> None:
     stuck = threading.Event()
 
-    @health.check(period=0.2, timeout=10, max_age=1)
+    @health.check(period=2, timeout=100, max_age=5)
     def feed() -> tuple[bool, str]:
         if stuck.is_set():
             release.wait()  # a run that never returns: no new result comes
@@ -157,18 +159,24 @@ def test_result_older_than_max_age_is_reported_stale_and_fails(
 
     assert wait_until(lambda: client.get("/healthz/ready").status_code == 200)
     stuck.set()
+    clock.advance(5)  # the run due at 2 s hangs
+    still_fresh = client.get("/healthz/ready").status_code
+    clock.advance(0.1)
+    response = client.get("/healthz/ready")
 
-    assert wait_until(lambda: client.get("/healthz/ready").status_code == 503, timeout=10)
-    feed_result = result_of(client, "/healthz/ready", "feed")
-    assert feed_result["output"].startswith("stale: the last result is")
-    assert "max age of 1 s" in feed_result["output"]
+    assert still_fresh == 200
+    assert response.status_code == 503
+    feed_result = result_in(response, "feed")
+    assert feed_result["output"] == (
+        "stale: the last result is 5 s old, more than its max age of 5 s"
+    )
     assert feed_result["raw"]["passed"] is True
     assert feed_result["raw"]["output"] == "fresh"
     assert of_kind(changes, "check", 2) == [("feed", True, None), ("feed", False, True)]
     assert client.get("/healthz/feed").status_code == 503
 
     stuck.clear()
-    release.set()
+    release.set()  # the hung run returns, in time: 3.1 s of its 100 s
     assert wait_until(lambda: client.get("/healthz/ready").status_code == 200, timeout=10)
     assert of_kind(changes, "check", 3)[2:] == [("feed", True, False)]
 
@@ -248,21 +256,18 @@ def test_a_scheduler_that_dies_on_an_error_logs_it_into_the_apps_log(
 
 
 def test_background_check_runs_by_its_period_not_by_the_number_of_requests(
-    health: HealthCheck, app: Flask, client: FlaskClient, calls: Calls
+    health: HealthCheck, app: Flask, client: FlaskClient, calls: Calls, clock: ManualClock
 ) -> None:
     health.add_check(lambda: (calls.add() > 0, "ok"), name="periodic", period=0.5)
-    assert wait_until(lambda: client.get("/healthz/ready").status_code == 200)
-    before = calls.count
-    started_at = time.monotonic()
+    assert wait_until(lambda: calls.count == 1)
 
-    for _ in range(60):
-        client.get("/healthz/ready")
-        client.get("/healthz")
-        time.sleep(0.02)
-    elapsed = time.monotonic() - started_at
-
-    runs = calls.count - before
-    assert 1 <= runs <= elapsed / 0.5 + 2, (runs, elapsed)
+    for period in range(1, 5):
+        for _ in range(10):
+            client.get("/healthz/ready")
+            client.get("/healthz")
+        assert calls.count == period  # requests never start a run
+        clock.advance(0.5)
+        assert wait_until(lambda: calls.count == period + 1)  # noqa: B023 (read at once)
 
 
 def test_background_check_result_is_shared_by_every_endpoint(
@@ -370,21 +375,20 @@ def test_recover_after_two_needs_two_passes_in_a_row(
 
 
 def test_fail_after_seconds_fails_only_once_failures_span_that_long(
-    health: HealthCheck, uncached: Flask
+    health: HealthCheck, uncached: Flask, clock: ManualClock
 ) -> None:
     client = uncached.test_client()
     dependency = Switch()
     health.add_check(dependency, name="dependency", fail_after_seconds=1)
     assert client.get("/healthz/ready").status_code == 200
     dependency.passing = False
-    failing_since = time.monotonic()
 
     statuses = []
-    while time.monotonic() - failing_since < 0.7:
+    for _ in range(5):
         statuses.append(client.get("/healthz/ready").status_code)
-        time.sleep(0.05)
-    tolerated = result_of(client, "/healthz", "dependency")
-    time.sleep(max(0.0, 1.1 - (time.monotonic() - failing_since)))
+        clock.advance(0.199)
+    tolerated = result_of(client, "/healthz", "dependency")  # 0.995 s after the first failure
+    clock.advance(0.005)
 
     assert set(statuses) == {200}
     assert "tolerated (fails after 1 in a row over 1 s)" in tolerated["output"]
@@ -392,17 +396,30 @@ def test_fail_after_seconds_fails_only_once_failures_span_that_long(
 
 
 def test_fail_after_applies_to_background_checks(
-    health: HealthCheck, app: Flask, client: FlaskClient, changes: list[StatusChange]
+    health: HealthCheck,
+    app: Flask,
+    client: FlaskClient,
+    changes: list[StatusChange],
+    clock: ManualClock,
 ) -> None:
     dependency = Switch()
-    health.add_check(dependency, name="dependency", period=0.1, fail_after=3)
+    health.add_check(dependency, name="dependency", period=1, fail_after=3)
     assert wait_until(lambda: client.get("/healthz/ready").status_code == 200)
-    runs = dependency.calls.count
     dependency.passing = False
 
-    assert wait_until(lambda: client.get("/healthz/ready").status_code == 503, timeout=10)
+    def output() -> str:
+        return str(result_of(client, "/healthz/ready", "dependency")["output"])
 
-    assert dependency.calls.count >= runs + 3  # three failing runs, at least, before failing
+    clock.advance(1)
+    assert wait_until(lambda: output().startswith("failure 1 tolerated"))
+    clock.advance(1)
+    assert wait_until(lambda: output().startswith("failure 2 tolerated"))
+    tolerated = client.get("/healthz/ready").status_code
+    clock.advance(1)
+
+    assert tolerated == 200
+    assert wait_until(lambda: client.get("/healthz/ready").status_code == 503)
+    assert dependency.calls.count == 4  # the first pass and three failing runs, one per period
     assert of_kind(changes, "check", 2) == [
         ("dependency", True, None),
         ("dependency", False, True),
@@ -637,28 +654,37 @@ def test_fast_path_and_view_give_the_same_liveness_while_starting_and_after(
 
 
 def test_heartbeat_fails_liveness_only_once_it_has_not_been_fed_for_its_timeout(
-    health: HealthCheck, app: Flask, client: FlaskClient
+    health: HealthCheck, app: Flask, client: FlaskClient, clock: ManualClock
 ) -> None:
     health.heartbeat("consumer", timeout=0.5, app=app)
 
-    assert client.get("/healthz/live").status_code == 200
-    assert client.get("/healthz/ready").status_code == 200
-    assert wait_until(lambda: client.get("/healthz/live").status_code == 503, timeout=5)
-    assert client.get("/healthz/ready").status_code == 503
-
+    clock.advance(0.5)
+    fed_in_time = (
+        client.get("/healthz/live").status_code,
+        client.get("/healthz/ready").status_code,
+    )
+    clock.advance(0.01)
+    unfed = (client.get("/healthz/live").status_code, client.get("/healthz/ready").status_code)
+    beat = result_of(client, "/healthz/live", "heartbeat:consumer")
     health.heartbeat("consumer", timeout=0.5, app=app)
-    assert client.get("/healthz/live").status_code == 200
-    assert client.get("/healthz/ready").status_code == 200
+    fed_again = (client.get("/healthz/live").status_code, client.get("/healthz/ready").status_code)
+
+    assert fed_in_time == (200, 200)
+    assert unfed == (503, 503)
+    assert beat["output"] == "not fed for 1 s (timeout 0.5 s): stuck or deadlocked"
+    assert fed_again == (200, 200)
 
 
 def test_request_watchdog_fails_liveness_while_a_request_runs_too_long(
-    make_app: Callable[..., Flask],
+    make_app: Callable[..., Flask], clock: ManualClock
 ) -> None:
     app = make_app(HEALTHCHECK_REQUEST_WATCHDOG=0.5)
     unblock = threading.Event()
+    inside = threading.Event()
 
     @app.get("/work")
     def work() -> str:
+        inside.set()
         unblock.wait(10)
         return "done"
 
@@ -666,12 +692,20 @@ def test_request_watchdog_fails_liveness_while_a_request_runs_too_long(
     worker = threading.Thread(target=lambda: app.test_client().get("/work"), daemon=True)
     worker.start()
     try:
-        assert client.get("/healthz/live").status_code == 200
-        assert wait_until(lambda: client.get("/healthz/live").status_code == 503, timeout=5)
-        assert client.get("/healthz/ready").status_code == 503
+        assert inside.wait(10)
+        clock.advance(0.5)
+        within = client.get("/healthz/live").status_code
+        clock.advance(0.01)
+        too_long = (
+            client.get("/healthz/live").status_code,
+            client.get("/healthz/ready").status_code,
+        )
     finally:
         unblock.set()
         worker.join(10)
+
+    assert within == 200
+    assert too_long == (503, 503)
     assert client.get("/healthz/live").status_code == 200
 
 

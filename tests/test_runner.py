@@ -14,6 +14,7 @@ from flask import Flask, current_app, g
 from flask.testing import FlaskClient
 
 from flask_healthcheck import CheckError, HealthCheck, Outcome, time_left
+from flask_healthcheck.clock import ManualClock
 
 from .conftest import Calls, wait_until
 
@@ -273,36 +274,40 @@ def test_run_finishing_past_its_timeout_after_requests_left_is_still_timed_out(
 
 
 def test_passing_result_is_reused_until_success_ttl_and_expires_says_when(
-    health: HealthCheck, make_app: Callable[..., Flask], calls: Calls
+    health: HealthCheck, make_app: Callable[..., Flask], calls: Calls, clock: ManualClock
 ) -> None:
     health.add_check(lambda: (True, f"call {calls.add()}"), name="counted")
     client = make_app(HEALTHCHECK_SUCCESS_TTL=0.5).test_client()
 
     first = client.get("/healthz").json["results"][0]
+    clock.advance(0.49)
     second = client.get("/healthz").json["results"][0]
+    clock.advance(0.01)
+    third = client.get("/healthz").json["results"][0]
 
     assert first["expires"] - first["timestamp"] == pytest.approx(0.5)
     assert second == first
-    assert calls.count == 1
-    time.sleep(max(0.0, first["expires"] - time.time()) + 0.05)
-    third = client.get("/healthz").json["results"][0]
     assert third["output"] == "call 2"
-    assert third["timestamp"] >= first["expires"]
+    assert third["timestamp"] == pytest.approx(first["expires"])
     assert calls.count == 2
 
 
 def test_failing_result_is_reused_until_failed_ttl(
-    health: HealthCheck, make_app: Callable[..., Flask], calls: Calls
+    health: HealthCheck, make_app: Callable[..., Flask], calls: Calls, clock: ManualClock
 ) -> None:
     health.add_check(lambda: (False, f"call {calls.add()}"), name="counted")
     client = make_app(HEALTHCHECK_SUCCESS_TTL=60, HEALTHCHECK_FAILED_TTL=0.3).test_client()
 
     first = client.get("/healthz").json["results"][0]
-    assert client.get("/healthz").json["results"][0] == first
+    clock.advance(0.29)
+    second = client.get("/healthz").json["results"][0]
+    clock.advance(0.01)
+    third = client.get("/healthz").json["results"][0]
+
+    assert second == first
     assert first["expires"] - first["timestamp"] == pytest.approx(0.3)
-    assert calls.count == 1
-    time.sleep(max(0.0, first["expires"] - time.time()) + 0.05)
-    assert client.get("/healthz").json["results"][0]["output"] == "call 2"
+    assert third["output"] == "call 2"
+    assert calls.count == 2
 
 
 def test_zero_ttl_runs_the_check_on_every_request(
