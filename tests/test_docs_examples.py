@@ -412,7 +412,7 @@ def _alembic_upgrade(namespace: Namespace) -> None:
 
 
 def _worker_probes_installed(namespace: Namespace) -> None:
-    from flask_healthcheck.contrib.celery import WorkerLivenessStep
+    from flask_healthcheck.contrib.celery_worker import WorkerLivenessStep
 
     assert WorkerLivenessStep in namespace["celery_app"].steps["worker"]
 
