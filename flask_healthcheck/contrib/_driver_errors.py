@@ -2,7 +2,7 @@
 classify errors by.
 
 Each reason reads ``kind (explanation)``: the public sees the kind ("connection refused"), the
-token holder the whole reason (see :mod:`flask_healthcheck.contrib._failures`). Errors are
+token holder the whole reason (see :mod:`flask_healthcheck.contrib._outcomes`). Errors are
 classified by their code (MySQL and MariaDB error numbers, SQLSTATEs) and, for errors without
 one (most connection failures), by patterns of their message, which is matched and never shown:
 a driver's message may quote a DSN.

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 from flask import current_app, has_app_context
 
 from flask_healthcheck.contrib._base import BuiltinCheck
-from flask_healthcheck.contrib._failures import failure
+from flask_healthcheck.contrib._outcomes import failure
 from flask_healthcheck.exceptions import CheckError, MissingDependencyError
 from flask_healthcheck.registry import STARTUP
 from flask_healthcheck.results import Outcome
@@ -144,14 +144,18 @@ def _check_database_argument(database: object, argument: str) -> None:
     )
 
 
+def _flask_migrate_db(migrate: _FlaskMigrate | None, missing: str, instead: str) -> Any:
+    """The ``db`` given to Flask-Migrate, for an argument left out; CheckError without one."""
+    if migrate is None or migrate.db is None:
+        raise CheckError(f"no {missing}: pass {instead}, or set up Flask-Migrate on the app")
+    return migrate.db
+
+
 def _engine_of(database: Database | None, migrate: _FlaskMigrate | None) -> Engine:
     if database is None:
-        if migrate is None or migrate.db is None:
-            raise CheckError(
-                "no database to check: pass an Engine or Flask-SQLAlchemy's db, or set up "
-                "Flask-Migrate on the app"
-            )
-        database = migrate.db
+        database = _flask_migrate_db(
+            migrate, "database to check", "an Engine or Flask-SQLAlchemy's db"
+        )
     if isinstance(database, Engine):
         return database
     return database.engine
@@ -449,12 +453,9 @@ def _merge_command(scripts: ScriptsLocation | None, migrate: _FlaskMigrate | Non
 
 def _metadata_of(models: Models | None, migrate: _FlaskMigrate | None) -> MetaData | list[MetaData]:
     if models is None:
-        if migrate is None or migrate.db is None:
-            raise CheckError(
-                "no models to compare: pass a MetaData or Flask-SQLAlchemy's db, or set up "
-                "Flask-Migrate on the app"
-            )
-        models = migrate.db
+        models = _flask_migrate_db(
+            migrate, "models to compare", "a MetaData or Flask-SQLAlchemy's db"
+        )
     if isinstance(models, MetaData):
         return models
     if isinstance(models, Sequence):

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask_healthcheck.budget import time_left
 from flask_healthcheck.contrib._base import BuiltinCheck
-from flask_healthcheck.contrib._failures import (
+from flask_healthcheck.contrib._outcomes import (
     causes,
     describe_os_error,
     failure,

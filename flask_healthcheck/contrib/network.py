@@ -23,13 +23,12 @@ from http.client import HTTPException, IncompleteRead
 from typing import IO, TYPE_CHECKING, Any
 
 from flask_healthcheck.contrib._base import BuiltinCheck
-from flask_healthcheck.contrib._failures import (
-    TIMED_OUT,
+from flask_healthcheck.contrib._outcomes import (
+    answered,
     describe_connection_error,
     describe_os_error,
     failure,
     located,
-    timed_out_after,
 )
 from flask_healthcheck.redact import mask_credentials
 from flask_healthcheck.results import Outcome
@@ -237,9 +236,7 @@ class HttpCheck(BuiltinCheck):
 def _describe_http_error(exc: BaseException, budget: float) -> str:
     if isinstance(exc, IncompleteRead):
         return "the answer was cut short"
-    described = describe_connection_error(exc)
-    if described == TIMED_OUT:
-        return timed_out_after(budget)
+    described = describe_connection_error(exc, budget)
     if described is not None:
         return described
     if isinstance(exc, HTTPException):
@@ -285,18 +282,6 @@ class TcpCheck(BuiltinCheck):
         try:
             connection = socket.create_connection((self.host, self.port), timeout=budget)
         except OSError as exc:
-            described = describe_os_error(exc)
-            if described == TIMED_OUT:
-                described = timed_out_after(budget)
-            raise failure(described, where) from exc
+            raise failure(describe_os_error(exc, budget), where) from exc
         connection.close()
-        latency_ms = (time.perf_counter() - started) * 1000
-        return located(
-            where,
-            Outcome(
-                True,
-                f"accepted a connection in {latency_ms:.1f} ms",
-                observed_value=round(latency_ms, 3),
-                observed_unit="ms",
-            ),
-        )
+        return answered(where, "accepted a connection", started)

@@ -16,12 +16,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from flask_healthcheck.contrib._base import BuiltinCheck
-from flask_healthcheck.contrib._failures import (
-    TIMED_OUT,
+from flask_healthcheck.contrib._outcomes import (
+    answered,
     describe_connection_error,
     failure,
     format_seconds,
-    located,
     timed_out_after,
 )
 from flask_healthcheck.exceptions import MissingDependencyError
@@ -240,16 +239,7 @@ class RedisCheck(BuiltinCheck):
                 raise
         finally:
             self._lock.release()
-        latency_ms = (time.perf_counter() - started) * 1000
-        return located(
-            self.where,
-            Outcome(
-                True,
-                f"answered PING and SET/GET in {latency_ms:.1f} ms",
-                observed_value=round(latency_ms, 3),
-                observed_unit="ms",
-            ),
-        )
+        return answered(self.where, "answered PING and SET/GET", started)
 
 
 def _command(connection: Any, deadline: float, *args: object) -> Any:
@@ -281,9 +271,7 @@ def _explain(exc: redis.RedisError, step: str, budget: float, db: int) -> str:
     if isinstance(exc, redis.exceptions.MaxConnectionsError):
         return "no connection available (max_connections reached)"
     if isinstance(exc, redis.ConnectionError):
-        described = describe_connection_error(exc)
-        if described == TIMED_OUT:
-            return timed_out_after(budget)
+        described = describe_connection_error(exc, budget)
         if described is not None:
             return described
         if "max number of clients" in lowered:

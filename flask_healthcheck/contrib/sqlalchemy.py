@@ -46,7 +46,7 @@ from flask_healthcheck.contrib._driver_errors import (
     SQLSTATES,
     STATEMENT_CANCELLED,
 )
-from flask_healthcheck.contrib._failures import failure, kind_of, located
+from flask_healthcheck.contrib._outcomes import failure, kind_of, located
 from flask_healthcheck.exceptions import CheckError, MissingDependencyError
 from flask_healthcheck.redact import mask_credentials
 from flask_healthcheck.results import Outcome

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from flask_healthcheck.contrib._base import BuiltinCheck
-from flask_healthcheck.contrib._failures import describe_os_error, failure, located
+from flask_healthcheck.contrib._outcomes import answered, describe_os_error, failure
 from flask_healthcheck.exceptions import MissingDependencyError
 from flask_healthcheck.redact import mask_credentials
 from flask_healthcheck.results import Outcome
@@ -127,16 +127,7 @@ class StorageCheck(BuiltinCheck):
         else:
             where = f"storage {location}"
             self._probe_directory(location, where, probe_name, payload)
-        latency_ms = (time.perf_counter() - started) * 1000
-        return located(
-            where,
-            Outcome(
-                True,
-                f"wrote, read back and deleted a probe file in {latency_ms:.1f} ms",
-                observed_value=round(latency_ms, 3),
-                observed_unit="ms",
-            ),
-        )
+        return answered(where, "wrote, read back and deleted a probe file", started)
 
     def _probe_directory(self, directory: str, where: str, probe_name: str, payload: bytes) -> None:
         try:

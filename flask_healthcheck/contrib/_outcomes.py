@@ -1,14 +1,16 @@
-"""What went wrong, in an operator's words: the exceptions behind a built-in check's failure.
+"""What the built-in checks say: publicly, the kind of result; to the token holder, also where.
+
+The public may see what happened ("answered in 1.2 ms", "connection refused", "timed out after
+2 s"), never where: host names, ports, database names, file paths and user names are internal
+topology, and go into the detail that only a request bearing the token sees
+(:class:`~flask_healthcheck.CheckError`'s and :class:`~flask_healthcheck.Outcome`'s
+``detail``). A reason reads ``kind (explanation)``: ``connection refused (is the server
+running?)``; the public sees the kind, the token holder ``where: kind (explanation)``.
 
 Client libraries (urllib, redis-py, kombu, the database drivers) wrap the socket or file error
 they met in exceptions of their own whose text may carry a host name, a DSN or worse. The
 built-in checks never show that text: they look through the wrapping for the :class:`OSError`
-and name it ("connection refused", "timed out", "permission denied"). These words are the
-*kind* of a failure, which the public may see; where it happened (host, port, path) goes into
-the token holder's detail (:class:`~flask_healthcheck.CheckError`'s ``detail``).
-
-A reason reads ``kind (explanation)``: ``connection refused (is the server running?)``. The
-public sees the kind; the token holder sees ``where: kind (explanation)``.
+and name it ("connection refused", "timed out", "permission denied").
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import dataclasses
 import errno
 import socket
 import ssl
+import time
 import urllib.error
 from collections.abc import Iterator
 from http.client import RemoteDisconnected
@@ -71,12 +74,13 @@ def causes(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
-def describe_os_error(error: OSError) -> str:
-    """Operator words for one socket-level or file error."""
+def describe_os_error(error: OSError, budget: float | None = None) -> str:
+    """Operator words for one socket-level or file error; a timeout says after how long when
+    the *budget* the client was given is known."""
     if isinstance(error, socket.gaierror):
         return "cannot resolve the host name"
-    if isinstance(error, TimeoutError):
-        return TIMED_OUT
+    if isinstance(error, TimeoutError) or error.errno == errno.ETIMEDOUT:
+        return TIMED_OUT if budget is None else timed_out_after(budget)
     if isinstance(error, ssl.SSLCertVerificationError):
         return f"TLS certificate not trusted ({error.verify_message})"
     if isinstance(error, ssl.SSLError):
@@ -94,18 +98,17 @@ def describe_os_error(error: OSError) -> str:
     return f"failed ({type(error).__name__})"
 
 
-def describe_connection_error(exc: BaseException) -> str | None:
-    """Operator words for the socket error behind *exc*: itself, its cause or its context.
-
-    ``None`` when no socket error is behind *exc*.
+def describe_connection_error(exc: BaseException, budget: float | None = None) -> str | None:
+    """Operator words for the socket error behind *exc*: itself, its cause or its context
+    (see :func:`describe_os_error` for *budget*). ``None`` when no socket error is behind *exc*.
     """
     for cause in causes(exc):
         if isinstance(cause, urllib.error.URLError):
             if isinstance(cause.reason, OSError):
-                return describe_os_error(cause.reason)
+                return describe_os_error(cause.reason, budget)
             continue
         if isinstance(cause, OSError):
-            return describe_os_error(cause)
+            return describe_os_error(cause, budget)
     return None
 
 
@@ -123,3 +126,18 @@ def failure(reason: str, where: str) -> CheckError:
 def located(where: str, outcome: Outcome) -> Outcome:
     """*outcome*, whose detail (the token holder's view) says *where* its output comes from."""
     return dataclasses.replace(outcome, detail=f"{where}: {outcome.output}")
+
+
+def answered(where: str, what: str, started: float) -> Outcome:
+    """A pass: *what* was done ``in 1.2 ms`` since *started* (``time.perf_counter()``), the
+    latency in ms as its observed value, and *where* for the token holder."""
+    latency_ms = (time.perf_counter() - started) * 1000
+    return located(
+        where,
+        Outcome(
+            True,
+            f"{what} in {latency_ms:.1f} ms",
+            observed_value=round(latency_ms, 3),
+            observed_unit="ms",
+        ),
+    )
