@@ -582,16 +582,19 @@ class ModelsCheck(BuiltinCheck):
     so the check compares what ``flask db migrate`` would. The version table is never compared.
 
     The comparison reads the whole schema, which takes seconds on a large one, longer than a
-    probe's deadline. So it runs in the background by default, every 300 s (``period``), with
+    probe's deadline. So it runs in the background by default, every 60 s (``period``), with
     a timeout of 30 s: probes read its latest result and never wait for it. Until the first
-    run has ended (a few seconds after the app's first request), the check reports "no result
-    yet" and the startup probe waits. Pass ``period=`` to run it more or less often.
+    run has ended (a moment after the app's first request), the check reports "no result yet"
+    and the startup probe waits. A migration applied while a process waits to start is seen
+    within a period, well inside a startup probe's usual budget of minutes. Pass ``period=``
+    to compare more or less often (each process compares once per period).
     """
 
     name = "models"
     tags: tuple[str, ...] = (STARTUP,)
-    #: The schema changes only with a release; a new process compares it once it starts.
-    period: float | None = 300.0
+    #: Often enough to see a migration applied while a process waits to start; rarely enough
+    #: that reading a large schema is no load.
+    period: float | None = 60.0
     #: Reflecting a large schema takes a while; in the background no probe waits for it.
     timeout: float | None = 30.0
 

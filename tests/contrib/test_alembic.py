@@ -593,7 +593,7 @@ def test_checks_register_as_startup_checks_with_overridable_options(
     assert (models.name, models.tags, models.period, models.timeout) == (
         "models",
         frozenset({"startup"}),
-        300.0,  # in the background: no probe waits for a schema comparison
+        60.0,  # in the background: no probe waits for a schema comparison
         30.0,
     )
     assert (both_probes.name, both_probes.tags, both_probes.timeout) == (
