@@ -31,6 +31,9 @@ class Outcome:
     ``observed_value``/``observed_unit`` (latency in ms, free bytes, queue length) appear in the
     health+json format and in metrics. ``warning=True`` on a passing outcome means "works, but
     near a limit": the check is reported as ``warn`` without failing the endpoint.
+    ``detail`` is what a request bearing the token sees instead of ``output`` (with credentials
+    masked): a passing built-in check says "answered in 1.2 ms" publicly and names the server
+    it answered from in ``detail`` only.
     """
 
     passed: bool
@@ -38,6 +41,7 @@ class Outcome:
     observed_value: ObservedValue | None = None
     observed_unit: str | None = None
     warning: bool = False
+    detail: str | None = None
 
 
 @dataclass(frozen=True)
@@ -136,11 +140,13 @@ def interpret(value: object) -> Outcome:
             and isinstance(value.output, str)
             and (observed is None or isinstance(observed, ObservedValue))
             and (value.observed_unit is None or isinstance(value.observed_unit, str))
+            and (value.detail is None or isinstance(value.detail, str))
         ):
             return value
         raise TypeError(
             "returned an Outcome with fields of the wrong types; expected passed: bool, "
-            "output: str, observed_value: int, float, str or bool, observed_unit: str"
+            "output: str, observed_value: int, float, str or bool, observed_unit: str, "
+            "detail: str or None"
         )
     if (
         isinstance(value, tuple)

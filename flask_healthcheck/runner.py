@@ -368,7 +368,7 @@ class Runner:
             critical=spec.critical,
             tags=spec.tags,
             warning=outcome.passed and outcome.warning,
-            detail=detail,
+            detail=detail if detail is not None else outcome.detail,
             observed_value=outcome.observed_value,
             observed_unit=outcome.observed_unit,
             since=now,

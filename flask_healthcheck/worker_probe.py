@@ -6,8 +6,10 @@ should, and a broken import must not look like a dead process.
 ``worker``
     Checks a Celery worker from inside its container: the age of the liveness file its event
     loop touches, the readiness file it keeps while ready, and optionally a ping through the
-    broker (the only part that imports Celery). The worker writes the files when the app calls
-    :func:`flask_healthcheck.contrib.celery.install_worker_probes`.
+    broker (the only part that imports Celery, through
+    :func:`flask_healthcheck.contrib.celery.ping_workers`). The worker writes the files when
+    the app calls :func:`flask_healthcheck.contrib.celery_worker.install_worker_probes`, which
+    takes their paths from the same variables and defaults as this command.
 
 Exit codes of ``worker`` (one line on stderr says why):
 
@@ -35,6 +37,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
+
+from .exceptions import CheckError
+from .redact import mask_credentials
 
 #: Environment variables the worker side and the worker command both read for the file paths.
 LIVENESS_FILE_ENV = "HEALTHCHECK_CELERY_LIVENESS_FILE"
@@ -113,20 +118,21 @@ def check_readiness_file(path: Path) -> ProbeFailure | None:
 
 def check_ping(broker_url: str, names: Sequence[str], timeout: float) -> ProbeFailure | None:
     """Fail unless every worker of *names* answers a ping through *broker_url* in *timeout*."""
+    # Imported only here: Celery is an optional dependency that only --ping needs, and
+    # importing it costs the file checks time they should not spend.
     try:
         from celery import Celery
 
-        from .contrib import celery as celery_integration
+        from .contrib.celery import ping_workers
     except ImportError as exc:
         return ProbeFailure(ExitCode.USAGE, f"--ping needs Celery: {exc}")
-    from .exceptions import CheckError
-    from .redact import mask_credentials
 
     app = Celery("flask-healthcheck", broker=broker_url, set_as_current=False, fixups=[])
     try:
-        answered = celery_integration.ping_workers(app, names, timeout)
+        answered = ping_workers(app, names, timeout)
     except CheckError as exc:
-        return ProbeFailure(ExitCode.PING_FAILED, str(exc))
+        # The operator in the worker's container may see where: the broker, password masked.
+        return ProbeFailure(ExitCode.PING_FAILED, exc.detail or str(exc))
     missing = [name for name in names if name not in answered]
     if missing:
         noun = "worker" if len(missing) == 1 else "workers"
@@ -282,9 +288,11 @@ def _add_worker_command(commands: argparse._SubParsersAction[_Parser]) -> None:
     worker.set_defaults(handler=_worker)
 
 
-def _file(given: Path | None, variable: str, default: Path) -> Path:
+def probe_file_path(given: str | os.PathLike[str] | None, variable: str, default: Path) -> Path:
+    """The path of a probe file: *given*, else the environment variable *variable*, else
+    *default*. The worker side and this command both find the files this way."""
     if given is not None:
-        return given
+        return Path(given)
     from_environment = os.environ.get(variable)
     return Path(from_environment) if from_environment else default
 
@@ -309,13 +317,13 @@ def worker_probe_from_options(options: argparse.Namespace) -> WorkerProbe:
         )
     return WorkerProbe(
         liveness_file=(
-            _file(options.liveness_file, LIVENESS_FILE_ENV, DEFAULT_LIVENESS_FILE)
+            probe_file_path(options.liveness_file, LIVENESS_FILE_ENV, DEFAULT_LIVENESS_FILE)
             if check_liveness
             else None
         ),
         max_age=options.max_age,
         readiness_file=(
-            _file(options.readiness_file, READINESS_FILE_ENV, DEFAULT_READINESS_FILE)
+            probe_file_path(options.readiness_file, READINESS_FILE_ENV, DEFAULT_READINESS_FILE)
             if check_readiness
             else None
         ),

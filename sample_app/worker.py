@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from celery import Celery
 
-from flask_healthcheck.contrib.celery import install_worker_probes
+from flask_healthcheck.contrib.celery_worker import install_worker_probes
 
 from . import create_app
 from .tasks import WORKER_PROBE_INTERVAL

@@ -10,6 +10,7 @@ import importlib.util
 import re
 import shlex
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,8 +163,13 @@ def app_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         config = healthcheck_settings(environment)
         config.update(HEALTHCHECK_PROBE_PORT=None, HEALTHCHECK_DRAIN_SECONDS=0)
         app = create_app(config)
-        # Started, as a pod is once its startup probe passed.
-        assert app.test_client().get(f"{app.config['HEALTHCHECK_PATH']}/startup").status_code == 200
+        # Started, as a pod is once its startup probe passed; the probe is tried again while
+        # a background check (the models comparison) has no result yet, as the kubelet would.
+        startup = f"{app.config['HEALTHCHECK_PATH']}/startup"
+        deadline = time.monotonic() + 15
+        while app.test_client().get(startup).status_code != 200:
+            assert time.monotonic() < deadline, f"{startup} did not pass"
+            time.sleep(0.05)
         built.append(app)
         return app
 

@@ -192,7 +192,9 @@ def test_database_outage_fails_readiness_naming_the_database_and_recovers(
         allowed={"database", "notes"},
     )
 
-    assert stack.database in result.failing["database"]
+    # The kind of failure; which database is for the token holder only.
+    output = result.failing["database"]
+    assert output in {"connection refused", "server is shutting down", "connection lost"}, output
     assert_no_failed_request(traffic)
 
 
@@ -231,7 +233,7 @@ def test_stopped_redis_fails_readiness_naming_redis_and_recovers_on_restart(
         allowed={"redis"},
     )
 
-    assert f"127.0.0.1:{stack.redis.port}" in result.failing["redis"]
+    assert result.failing["redis"] == "connection refused"  # where, for the token holder only
     assert_no_failed_request(traffic)
 
 
@@ -268,7 +270,7 @@ def test_broker_outage_fails_readiness_naming_the_broker_and_recovers(
         allowed={"celery_broker", "celery_workers", "celery_queues"},
     )
 
-    assert f"127.0.0.1:{stack.broker.port}" in result.failing["celery_broker"]
+    assert result.failing["celery_broker"] == "connection refused"  # the broker's URL is withheld
     assert_no_failed_request(traffic)
 
 

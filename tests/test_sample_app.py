@@ -24,6 +24,7 @@ from psycopg import sql
 from sqlalchemy import inspect, select, text
 
 from flask_healthcheck import LIVE, READY, STARTUP, ConfigurationError
+from flask_healthcheck.contrib.alembic import ModelsCheck
 from sample_app import create_app, seed001
 from sample_app.models import Note, db
 from sample_app.schema import ADVISORY_LOCK_KEY, apply_migrations
@@ -53,11 +54,23 @@ def make_app() -> Iterator[Callable[..., Flask]]:
     def factory(config: dict[str, Any] | None = None, build: Callable[..., Flask] = create_app):
         app = build(config)
         apps.append(app)
+        compare_once(app)
         return app
 
     yield factory
     for app in apps:
         close_connections(app)
+
+
+def compare_once(app: Flask) -> None:
+    """Give the background checks (the models comparison) their first result now, as their
+    first scheduled run would a moment after start-up, so a test's first request reads it."""
+    health = app.extensions.get("healthcheck")
+    if health is None:
+        return
+    background = [spec.name for spec in health.checks if spec.period is not None]
+    if background:
+        health.run(background, app=app)
 
 
 def close_connections(app: Flask) -> None:
@@ -107,9 +120,8 @@ def test_fresh_app_answers_healthz_200_on_sqlite_with_services_not_configured(
     assert response.status_code == 200, response.json
     assert response.json["status"] == "success"
     checks = results(response.json)
-    assert checks["database"]["output"].startswith(
-        f"sqlite database '{instance / 'notes.sqlite3'}' answered"
-    )
+    assert checks["database"]["output"].startswith("answered in ")
+    assert str(instance) not in response.get_data(as_text=True)  # no file path in public
     assert checks["migrations"]["output"] == (
         f"database is at the head revision {HEAD} (Create the notes table)"
     )
@@ -161,8 +173,10 @@ def test_migrations_are_applied_on_start_and_again_without_change(
 
 
 def test_without_migrations_on_start_the_startup_probe_names_the_pending_migration(
-    instance: Path, make_app: Callable[..., Flask]
+    instance: Path, make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The models comparison runs in the background every minute; this test sees the next one.
+    monkeypatch.setattr(ModelsCheck, "period", 0.2)
     app = make_app({"MIGRATE_ON_START": False, "HEALTHCHECK_FAILED_TTL": 0})
     client = app.test_client()
 
@@ -174,7 +188,7 @@ def test_without_migrations_on_start_the_startup_probe_names_the_pending_migrati
     assert "flask db upgrade" in migrations["output"]
 
     assert apply_migrations(app)
-    assert client.get("/healthz/startup").status_code == 200
+    wait_for(lambda: client.get("/healthz/startup").status_code == 200, 15, "startup to pass")
 
 
 def test_unreachable_database_at_start_leaves_the_app_serving_its_probes(
@@ -334,12 +348,12 @@ def test_app_on_postgresql_and_redis_answers_healthz_200(
     assert response.status_code == 200, response.json
     checks = results(response.json)
     database_name = postgres_database.rsplit("/", 1)[1]
-    assert checks["database"]["output"].startswith(
-        f"postgresql database '{database_name}' at 127.0.0.1:5432 answered"
-    )
+    assert checks["database"]["output"].startswith("answered in ")
     assert checks["migrations"]["passed"]
     assert checks["models"]["output"] == "models match the database schema"
-    assert checks["redis"]["output"].startswith("redis at 127.0.0.1:6379 answered PING")
+    assert checks["redis"]["output"].startswith("answered PING")
+    for topology in (database_name, ":5432", ":6379"):
+        assert topology not in response.get_data(as_text=True)
     assert client.post("/notes", json={"body": "on postgresql"}).json["note"]["words"] == 2
     assert isinstance(client.get("/").json["visits"], int)
     with app.app_context():
@@ -361,9 +375,8 @@ def test_app_with_rabbitmq_as_broker_checks_the_broker_and_its_queue(
 
     assert response.status_code == 200, response.json
     checks = results(response.json)
-    assert checks["celery_broker"]["output"].startswith(
-        "the broker at amqp://guest:***@127.0.0.1:5672// answered"
-    )
+    assert checks["celery_broker"]["output"].startswith("answered in ")
+    assert "guest" not in response.get_data(as_text=True)  # the broker's user is withheld
     assert checks["celery_queues"]["output"] == f"0 pending tasks ({queue}: no such queue)"
     assert not checks["celery_workers"]["critical"]
 
@@ -436,7 +449,7 @@ def test_worker_runs_the_tasks_and_keeps_the_probe_files_the_worker_command_read
             ready = client.get("/healthz/ready")
             assert ready.status_code == 200, ready.json
             assert results(ready.json)["celery_workers"]["output"] == (
-                f"worker {name} answered a ping"
+                "1 worker answered a ping"  # which one, for the token holder only
             )
 
             created = client.post("/notes", json={"body": "counted by a real worker"})

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from flask_healthcheck.budget import time_left
 from flask_healthcheck.registry import OPTION_NAMES, READY
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from flask_healthcheck.registry import CheckOptions
+
+
+#: Seconds a check called outside the runner (directly, in a test or a shell) may take.
+DEFAULT_TIMEOUT = 2.0
 
 
 class BuiltinCheck:
@@ -46,3 +51,8 @@ class BuiltinCheck:
             given["tags"] = (tags,) if isinstance(tags, str) else tuple(tags)
         for key, value in given.items():
             setattr(self, key, value)
+
+    def time_left(self) -> float:
+        """Seconds this run of the check has left (:func:`~flask_healthcheck.time_left`);
+        outside the runner, the check's own timeout, else :data:`DEFAULT_TIMEOUT`."""
+        return time_left(self.timeout if self.timeout is not None else DEFAULT_TIMEOUT)

@@ -19,6 +19,7 @@ Install with ``pip install 'flask-healthcheck[alembic]'``.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import os
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -28,8 +29,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from flask import current_app, has_app_context
 
-from flask_healthcheck.budget import time_left
 from flask_healthcheck.contrib._base import BuiltinCheck
+from flask_healthcheck.contrib._outcomes import failure
 from flask_healthcheck.exceptions import CheckError, MissingDependencyError
 from flask_healthcheck.registry import STARTUP
 from flask_healthcheck.results import Outcome
@@ -49,7 +50,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-depend
     raise MissingDependencyError("alembic", "alembic") from exc
 
 # Alembic requires SQLAlchemy, so with alembic installed this import cannot fail.
-from flask_healthcheck.contrib.sqlalchemy import describe_engine, describe_error, statement_timeout
+from flask_healthcheck.contrib.sqlalchemy import describe_engine, describe_error, probe_transaction
 
 if TYPE_CHECKING:
     from alembic.runtime.environment import IncludeNameFn, IncludeObjectFn
@@ -143,14 +144,18 @@ def _check_database_argument(database: object, argument: str) -> None:
     )
 
 
+def _flask_migrate_db(migrate: _FlaskMigrate | None, missing: str, instead: str) -> Any:
+    """The ``db`` given to Flask-Migrate, for an argument left out; CheckError without one."""
+    if migrate is None or migrate.db is None:
+        raise CheckError(f"no {missing}: pass {instead}, or set up Flask-Migrate on the app")
+    return migrate.db
+
+
 def _engine_of(database: Database | None, migrate: _FlaskMigrate | None) -> Engine:
     if database is None:
-        if migrate is None or migrate.db is None:
-            raise CheckError(
-                "no database to check: pass an Engine or Flask-SQLAlchemy's db, or set up "
-                "Flask-Migrate on the app"
-            )
-        database = migrate.db
+        database = _flask_migrate_db(
+            migrate, "database to check", "an Engine or Flask-SQLAlchemy's db"
+        )
     if isinstance(database, Engine):
         return database
     return database.engine
@@ -163,31 +168,20 @@ def _flask_migrate_options(database: object, migrate: _FlaskMigrate | None) -> M
     return {}
 
 
-def _server_seconds(left: float) -> float:
-    """Most of the time the check has left, so that the server's cancellation comes back (and
-    says why) before the runner reports the check timed out; as the SQLAlchemy checks do."""
-    return max(0.01, left - min(0.5, left * 0.3))
-
-
 @contextlib.contextmanager
-def _connection(engine: Engine, doing: str) -> Iterator[Connection]:
-    """A pooled connection whose statements the server cancels when the check runs out of time.
+def _connection(engine: Engine, doing: str, left: float) -> Iterator[Connection]:
+    """A pooled connection whose statements the server cancels when the check runs out of time,
+    in a transaction that is rolled back (see
+    :func:`~flask_healthcheck.contrib.sqlalchemy.probe_transaction`).
 
-    The transaction is never committed: closing the connection rolls it back, with the statement
-    timeout set for it (see ``flask_healthcheck.contrib.sqlalchemy.statement_timeout``).
-    Database errors become a :class:`~flask_healthcheck.CheckError` naming the database and what
-    went wrong, never the driver's text.
+    Database errors become a :class:`~flask_healthcheck.CheckError` saying what could not be
+    done and why, publicly, and which database to the token holder; never the driver's text.
     """
-    left = time_left()
     try:
-        with engine.connect() as connection:
-            connection.begin()
-            with statement_timeout(connection, _server_seconds(left), left):
-                yield connection
+        with probe_transaction(engine, left) as connection:
+            yield connection
     except SQLAlchemyError as exc:
-        raise CheckError(
-            f"cannot {doing} of {describe_engine(engine)}: {describe_error(exc)}"
-        ) from exc
+        raise failure(f"cannot {doing}: {describe_error(exc)}", describe_engine(engine)) from exc
 
 
 def _qualified(schema: str | None, name: str) -> str:
@@ -246,13 +240,15 @@ def _alembic_config(location: ScriptsLocation) -> Config:
         config.set_main_option("script_location", str(path).replace("%", "%%"))
         return config
     if not path.is_file():
-        raise CheckError(
-            f"no migration scripts at {str(path)!r}: it is neither a directory nor an alembic.ini"
+        raise failure(
+            "no migration scripts found (it is neither a directory nor an alembic.ini)",
+            f"migration scripts at {str(path)!r}",
         )
     return Config(str(path))
 
 
 def _load_scripts(location: ScriptsLocation, shown: str) -> _Scripts:
+    where = f"migration scripts at {shown!r}"
     try:
         directory = ScriptDirectory.from_config(_alembic_config(location))
         in_order = tuple(reversed(list(directory.walk_revisions())))
@@ -262,18 +258,19 @@ def _load_scripts(location: ScriptsLocation, shown: str) -> _Scripts:
     except (CommandError, RevisionError) as exc:
         # Alembic's own words name the revision or path at fault ("Path doesn't exist", a
         # revision's missing down_revision, a cycle), and never a credential.
-        raise CheckError(f"cannot load the migration scripts at {shown!r}: {exc}") from exc
+        raise failure(f"cannot load the migration scripts ({exc})", where) from exc
     except Exception as exc:  # a revision file that does not import
-        raise CheckError(
-            f"cannot load the migration scripts at {shown!r}: {type(exc).__name__}; "
-            "see the application's log"
+        raise failure(
+            f"cannot load the migration scripts ({type(exc).__name__}; see the application's log)",
+            where,
         ) from exc
     if not in_order and not directory.version_locations:
         versions = Path(directory.dir, "versions")
         if not versions.is_dir():
-            raise CheckError(
-                f"no migration scripts at {shown!r}: it has no versions directory "
-                "(point the check at Flask-Migrate's directory, a script location or alembic.ini)"
+            raise failure(
+                "no migration scripts found (it has no versions directory: point the check at "
+                "Flask-Migrate's directory, a script location or alembic.ini)",
+                where,
             )
     return _Scripts(
         location=shown,
@@ -376,7 +373,8 @@ class MigrationsCheck(BuiltinCheck):
         self, engine: Engine, table: str, schema: str | None
     ) -> tuple[str, ...] | None:
         """The database's current revisions; None when it has no version table."""
-        with _connection(engine, f"read the {_qualified(schema, table)} table") as conn:
+        doing = f"read the {_qualified(schema, table)} table"
+        with _connection(engine, doing, self.time_left()) as conn:
             if not sqlalchemy.inspect(conn).has_table(table, schema=schema):
                 return None
             context = MigrationContext.configure(
@@ -455,12 +453,9 @@ def _merge_command(scripts: ScriptsLocation | None, migrate: _FlaskMigrate | Non
 
 def _metadata_of(models: Models | None, migrate: _FlaskMigrate | None) -> MetaData | list[MetaData]:
     if models is None:
-        if migrate is None or migrate.db is None:
-            raise CheckError(
-                "no models to compare: pass a MetaData or Flask-SQLAlchemy's db, or set up "
-                "Flask-Migrate on the app"
-            )
-        models = migrate.db
+        models = _flask_migrate_db(
+            migrate, "models to compare", "a MetaData or Flask-SQLAlchemy's db"
+        )
     if isinstance(models, MetaData):
         return models
     if isinstance(models, Sequence):
@@ -532,6 +527,26 @@ def _describe_change(change: tuple[Any, ...], dialect: Dialect) -> str:
     return str(kind).replace("_", " ")
 
 
+def _names_of(change: tuple[Any, ...]) -> list[str]:
+    """The names *ignore_names* is matched against for one difference: the object's name, and
+    for a table or a column also its schema-qualified one (a column as ``table.column``)."""
+    kind = change[0]
+    if kind.endswith("_column") or kind.startswith("modify_"):
+        _, schema, table_name, column = change[:4]
+        column_name = column if isinstance(column, str) else column.name
+        return [
+            f"{table_name}.{column_name}",
+            f"{_qualified(schema, table_name)}.{column_name}",
+        ]
+    item = change[1]
+    name = getattr(item, "name", None)
+    if not isinstance(name, str) or not name:
+        return []
+    if kind.endswith("_table") or kind.endswith("_table_comment"):
+        return [name, _qualified(item.schema, name)]
+    return [name]
+
+
 def _flatten(diffs: Iterable[Any]) -> Iterator[tuple[Any, ...]]:
     for diff in diffs:
         if isinstance(diff, list):
@@ -555,20 +570,33 @@ class ModelsCheck(BuiltinCheck):
     engine of *models* when that is a ``db``.
 
     What is compared can be narrowed: *ignore_tables* (names, or ``schema.name``) are neither
-    reflected nor compared; *include_object* and *include_name* are Alembic's filters of the same
-    names; *ignore_changes* drops kinds of difference (such as ``"add_index"`` or
-    ``"modify_default"``, see :data:`CHANGE_KINDS`). *compare_type*, *compare_server_default* and
-    *include_schemas* are Alembic's options. When the database is Flask-Migrate's, options not
-    given here are taken from the ones given to ``Migrate(...)``, so the check compares what
-    ``flask db migrate`` would. The version table is never compared.
+    reflected nor compared; *ignore_names* are patterns (``fnmatch``: ``*``, ``?``, ``[abc]``)
+    of the names of objects whose differences do not count: an index or a constraint by its
+    name, a table by its name (or ``schema.name``), a column as ``table.column``, so an index
+    renamed by hand (``["ix_users_email", "ix_users_email_by_hand"]``) is not drift while
+    every other missing index still is. *include_object* and *include_name* are Alembic's
+    filters of the same names; *ignore_changes* drops whole kinds of difference (such as
+    ``"add_index"`` or ``"modify_default"``, see :data:`CHANGE_KINDS`). *compare_type*,
+    *compare_server_default* and *include_schemas* are Alembic's options. When the database is
+    Flask-Migrate's, options not given here are taken from the ones given to ``Migrate(...)``,
+    so the check compares what ``flask db migrate`` would. The version table is never compared.
+
+    The comparison reads the whole schema, which takes seconds on a large one, longer than a
+    probe's deadline. So it runs in the background by default, every 60 s (``period``), with
+    a timeout of 30 s: probes read its latest result and never wait for it. Until the first
+    run has ended (a moment after the app's first request), the check reports "no result yet"
+    and the startup probe waits. A migration applied while a process waits to start is seen
+    within a period, well inside a startup probe's usual budget of minutes. Pass ``period=``
+    to compare more or less often (each process compares once per period).
     """
 
     name = "models"
     tags: tuple[str, ...] = (STARTUP,)
-    #: Reflecting a large schema takes a while; the probe's deadline still answers on time.
-    timeout: float | None = 10.0
-    #: The comparison reads the whole schema: not something to repeat on every probe.
-    success_ttl: float | None = 60.0
+    #: Often enough to see a migration applied while a process waits to start; rarely enough
+    #: that reading a large schema is no load.
+    period: float | None = 60.0
+    #: Reflecting a large schema takes a while; in the background no probe waits for it.
+    timeout: float | None = 30.0
 
     def __init__(
         self,
@@ -576,6 +604,7 @@ class ModelsCheck(BuiltinCheck):
         database: Database | None = None,
         *,
         ignore_tables: Collection[str] = (),
+        ignore_names: Collection[str] = (),
         include_object: IncludeObjectFn | None = None,
         include_name: IncludeNameFn | None = None,
         ignore_changes: Collection[str] = (),
@@ -595,8 +624,12 @@ class ModelsCheck(BuiltinCheck):
                 "'models' must be a MetaData, a list of them, or Flask-SQLAlchemy's db; "
                 f"got {models!r}"
             )
-        if isinstance(ignore_tables, str) or isinstance(ignore_changes, str):
-            raise TypeError("'ignore_tables' and 'ignore_changes' take a list of names")
+        if any(isinstance(given, str) for given in (ignore_tables, ignore_names, ignore_changes)):
+            raise TypeError(
+                "'ignore_tables', 'ignore_names' and 'ignore_changes' take a list of names"
+            )
+        if not all(isinstance(pattern, str) and pattern for pattern in ignore_names):
+            raise TypeError(f"'ignore_names' takes patterns of names; got {list(ignore_names)!r}")
         unknown = set(ignore_changes) - CHANGE_KINDS
         if unknown:
             raise ValueError(
@@ -608,6 +641,7 @@ class ModelsCheck(BuiltinCheck):
             database = models  # Flask-SQLAlchemy's db: its own engine
         self.database = database
         self.ignore_tables = frozenset(ignore_tables)
+        self.ignore_names = tuple(ignore_names)
         self.include_object = include_object
         self.include_name = include_name
         self.ignore_changes = frozenset(ignore_changes)
@@ -619,6 +653,14 @@ class ModelsCheck(BuiltinCheck):
 
     def __repr__(self) -> str:
         return f"ModelsCheck(models={self.models!r}, database={self.database!r})"
+
+    def _ignores(self, change: tuple[Any, ...]) -> bool:
+        """True when *change* concerns an object whose name matches one of *ignore_names*."""
+        return any(
+            fnmatch.fnmatchcase(name, pattern)
+            for name in _names_of(change)
+            for pattern in self.ignore_names
+        )
 
     def _options(self, migrate: _FlaskMigrate | None) -> dict[str, Any]:
         """The MigrationContext options: given here, else Flask-Migrate's, else Alembic's."""
@@ -680,12 +722,13 @@ class ModelsCheck(BuiltinCheck):
         metadata = _metadata_of(self.models, migrate)
         engine = _engine_of(self.database, migrate)
         options = self._options(migrate)
-        with _connection(engine, "compare the models with the schema") as connection:
+        doing = "compare the models with the schema"
+        with _connection(engine, doing, self.time_left()) as connection:
             context = MigrationContext.configure(connection, opts=options)
             changes = [
                 change
                 for change in _flatten(compare_metadata(context, metadata))  # type: ignore[arg-type]
-                if change[0] not in self.ignore_changes
+                if change[0] not in self.ignore_changes and not self._ignores(change)
             ]
             described = [_describe_change(change, connection.dialect) for change in changes]
         if not described:

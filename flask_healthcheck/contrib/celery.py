@@ -1,19 +1,14 @@
-"""Celery: checks of the broker, the workers and the queues, and probe files for the workers.
+"""Celery: checks of the broker, the workers and the queues, from the Flask app.
 
-Install with ``pip install 'flask-healthcheck[celery]'``.
-
-In the Flask app::
+Install with ``pip install 'flask-healthcheck[celery]'``::
 
     health.add_check(CeleryBrokerCheck(celery_app))
     health.add_check(CeleryWorkersCheck(celery_app))
     health.add_check(CeleryQueueCheck(celery_app, queues=("celery",), warn=100, fail=1000))
 
-In the module the worker loads (``celery -A ...``)::
-
-    install_worker_probes(celery_app)
-
-and in the worker's container, ``flask-healthcheck worker`` reads the probe files (see
-:mod:`flask_healthcheck.worker_probe`).
+The workers keep probe files of their own (:mod:`flask_healthcheck.contrib.celery_worker`),
+which ``flask-healthcheck worker`` reads in the worker's container
+(:mod:`flask_healthcheck.worker_probe`); its ``--ping`` uses :func:`ping_workers` from here.
 
 Each check keeps one broker connection of its own between runs, opened from the app's broker
 settings with the run's time left as connect and socket timeouts. It is not taken from the
@@ -22,35 +17,35 @@ no socket timeout by default, so a broker that stops answering would hold the ch
 forever), and a probe must neither hold a connection the app needs to publish tasks nor leave
 one with its short timeouts behind. A connection that fails is dropped and the next run opens
 a new one; :meth:`close` closes it.
+
+The public sees the kind of failure ("connection refused", "login refused", "timed out after
+2 s") or of success ("answered in 1.2 ms", "2 workers answered a ping"); the token holder also
+sees the broker's URL (its user name included, the password masked) and the workers' names,
+which carry their host names.
 """
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import socket
 import threading
 import time
-import weakref
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
-# The worker command reads the files the worker side writes; both take their defaults there.
 from flask_healthcheck.budget import time_left
 from flask_healthcheck.contrib._base import BuiltinCheck
+from flask_healthcheck.contrib._outcomes import (
+    causes,
+    describe_os_error,
+    failure,
+    located,
+    timed_out_after,
+)
 from flask_healthcheck.exceptions import CheckError, MissingDependencyError
 from flask_healthcheck.redact import mask_credentials
 from flask_healthcheck.results import Outcome
-from flask_healthcheck.worker_probe import (
-    DEFAULT_LIVENESS_FILE,
-    DEFAULT_READINESS_FILE,
-    LIVENESS_FILE_ENV,
-    READINESS_FILE_ENV,
-    default_worker_name,
-)
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -58,7 +53,7 @@ if TYPE_CHECKING:
     from flask_healthcheck.registry import CheckOptions
 
 try:
-    from celery import Celery, bootsteps, signals
+    import celery  # noqa: F401 - the checks drive it through the app they are given
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingDependencyError("celery", "celery") from exc
 
@@ -66,9 +61,7 @@ __all__ = [
     "CeleryBrokerCheck",
     "CeleryQueueCheck",
     "CeleryWorkersCheck",
-    "WorkerProbes",
-    "default_worker_name",
-    "install_worker_probes",
+    "broker_where",
     "ping_workers",
 ]
 
@@ -83,6 +76,11 @@ _REPLY_SHARE = 0.8
 def broker_uri(connection: Any) -> str:
     """The connection's broker URL for messages: with the password masked, never shown."""
     return mask_credentials(str(connection.as_uri(include_password=True)))
+
+
+def broker_where(connection: Any) -> str:
+    """``broker amqp://guest:***@rabbitmq:5672//``: where a failure happened, for the detail."""
+    return f"broker {broker_uri(connection)}"
 
 
 def open_connection(celery_app: Any, seconds: float) -> Any:
@@ -145,48 +143,37 @@ def _close(connection: Any) -> None:
         _drop(connection)
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """*exc* and the exceptions behind it: kombu and redis wrap the socket errors they meet."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
-def describe_failure(exc: BaseException, uri: str, seconds: float) -> str:
-    """Say why the broker at *uri* could not be used, in words an operator acts on.
+def describe_failure(exc: BaseException, seconds: float) -> str:
+    """Why the broker could not be used, as ``kind (explanation)``: the kind for the public.
 
     Exception texts are not shown (they may carry more than an operator should see); only the
-    broker's own error reply (AMQP's reply text, a Redis error), which names what it refused.
+    broker's own error reply (AMQP's reply text, a Redis error), in the explanation.
     """
-    for cause in _causes(exc):
+    for cause in causes(exc):
         kind = type(cause).__name__
         code = getattr(cause, "reply_code", None)
         if kind in {"AccessRefused", "AuthenticationError"} or code == 403:
-            return f"the broker at {uri} refused the login; check the user name and password"
+            return "login refused (check the user name and password)"
         if kind == "NotAllowed" or code == 530:
             return (
-                f"the broker at {uri} refused access to the virtual host (it does not exist or "
-                f"the user may not use it): {getattr(cause, 'reply_text', '')}"
+                "access to the virtual host refused (it does not exist or the user may not use "
+                f"it: {getattr(cause, 'reply_text', '')})"
             )
         if isinstance(cause, ConnectionRefusedError):
-            return f"connection refused by the broker at {uri}; is it running, on that port?"
+            return "connection refused (is the broker running, on that port?)"
         if isinstance(cause, TimeoutError) or kind == "TimeoutError":
-            return f"the broker at {uri} did not answer within {seconds:.1f} s"
+            return f"{timed_out_after(seconds)} (no answer from the broker)"
         if isinstance(cause, socket.gaierror):
-            return f"cannot resolve the host name of the broker at {uri}"
+            return "cannot resolve the host name"
         if kind == "ResponseError":  # a Redis error reply, such as "DB index is out of range"
-            return f"the broker at {uri} answered with an error: {cause}"
+            return f"the broker answered with an error ({cause})"
         if code is not None:
             reply = getattr(cause, "reply_text", "") or kind
-            return f"the broker at {uri} closed the connection: {reply}"
-    for cause in _causes(exc):
+            return f"the broker closed the connection ({reply})"
+    for cause in causes(exc):
         if isinstance(cause, OSError) and cause.errno is not None:
-            name = errno.errorcode.get(cause.errno, str(cause.errno))
-            return f"cannot connect to the broker at {uri} ({name})"
-    return f"cannot use the broker at {uri} ({type(exc).__name__})"
+            return describe_os_error(cause)
+    return f"cannot use the broker ({type(exc).__name__})"
 
 
 class _BrokerLink:
@@ -210,6 +197,11 @@ class _BrokerLink:
             connection = self.celery_app.connection_for_write()
         return broker_uri(connection)
 
+    @property
+    def where(self) -> str:
+        """``broker <uri>``, for the token holder's detail."""
+        return f"broker {self.uri}"
+
     def run(self, operation: Callable[[Any], T]) -> T:
         """``operation(connection)`` within the run's time left; CheckError when it fails.
 
@@ -227,14 +219,14 @@ class _BrokerLink:
                 raise
             except Exception as exc:
                 if not reused or time_left() < 0.25 * seconds:
-                    raise CheckError(describe_failure(exc, self.uri, seconds)) from exc
+                    raise failure(describe_failure(exc, seconds), self.where) from exc
                 logger.debug("the kept broker connection failed; opening a new one", exc_info=True)
             try:
                 return self._attempt(operation, reuse=False)
             except CheckError:
                 raise
             except Exception as exc:
-                raise CheckError(describe_failure(exc, self.uri, seconds)) from exc
+                raise failure(describe_failure(exc, seconds), self.where) from exc
         finally:
             self._lock.release()
 
@@ -299,8 +291,8 @@ class CeleryBrokerCheck(_CeleryCheck):
     """Passes when the app's broker accepts a connection and answers, within the timeout.
 
     Redis and RabbitMQ (``amqp://``) brokers, or any kombu transport. The observed value is
-    the broker's answer time in milliseconds. Fails with the reason: connection refused, no
-    answer within the timeout, login refused, missing virtual host.
+    the broker's answer time in milliseconds. Fails with the reason: connection refused, timed
+    out, login refused, access to the virtual host refused.
     Defaults: name ``celery_broker``, tag ``ready``, critical (without the broker the app
     cannot enqueue tasks).
     """
@@ -311,11 +303,14 @@ class CeleryBrokerCheck(_CeleryCheck):
         started = time.monotonic()
         self._link.run(_round_trip)
         elapsed_ms = round((time.monotonic() - started) * 1000, 1)
-        return Outcome(
-            True,
-            f"the broker at {self._link.uri} answered in {elapsed_ms:g} ms",
-            observed_value=elapsed_ms,
-            observed_unit="ms",
+        return located(
+            self._link.where,
+            Outcome(
+                True,
+                f"answered in {elapsed_ms:g} ms",
+                observed_value=elapsed_ms,
+                observed_unit="ms",
+            ),
         )
 
 
@@ -351,20 +346,20 @@ def ping_workers(celery_app: Any, names: Sequence[str], seconds: float) -> list[
     """Ping the workers *names* (all workers when empty) on a connection of its own.
 
     Returns the names of the workers that answered within *seconds* (connecting included).
-    Raises :class:`~flask_healthcheck.CheckError` saying why when the broker cannot be used.
-    The ``flask-healthcheck worker --ping`` command uses it.
+    Raises :class:`~flask_healthcheck.CheckError` saying why when the broker cannot be used
+    (its ``detail`` names the broker). The ``flask-healthcheck worker --ping`` command uses it.
     """
     started = time.monotonic()
     try:
         connection = open_connection(celery_app, seconds)
     except Exception as exc:
-        uri = broker_uri(celery_app.connection_for_write())
-        raise CheckError(describe_failure(exc, uri, seconds)) from exc
+        where = broker_where(celery_app.connection_for_write())
+        raise failure(describe_failure(exc, seconds), where) from exc
     try:
         left = max(0.1, seconds - (time.monotonic() - started))
         return _ping(celery_app, connection, names, len(names) or None, left)
     except Exception as exc:
-        raise CheckError(describe_failure(exc, broker_uri(connection), seconds)) from exc
+        raise failure(describe_failure(exc, seconds), broker_where(connection)) from exc
     finally:
         _close(connection)
 
@@ -380,8 +375,12 @@ class CeleryWorkersCheck(_CeleryCheck):
     By default any worker counts: the web app's host name says nothing about where the
     workers run, so Celery's ``celery@<hostname>`` default would name no worker. To ping the
     worker of this very host (a sidecar in the worker's pod) pass
-    ``names=[default_worker_name()]``, which is ``$CELERY_WORKER_NAME`` or
-    ``celery@<hostname>``.
+    ``names=[default_worker_name()]``
+    (:func:`flask_healthcheck.worker_probe.default_worker_name`), which is
+    ``$CELERY_WORKER_NAME`` or ``celery@<hostname>``.
+
+    Worker names carry host names: the public sees how many workers answered, the token
+    holder which ones.
 
     Defaults: name ``celery_workers``, tag ``ready``, **not critical**: without workers the
     app still serves requests and tasks wait in the queue; failing every web pod's
@@ -424,19 +423,34 @@ class CeleryWorkersCheck(_CeleryCheck):
 
         answered = self._link.run(ping)
         count = len(answered)
+        within = f"within {waited:.1f} s"
         if self.names:
             missing = [name for name in self.names if name not in answered]
             if missing:
-                raise CheckError(f"{_listing(missing)} did not answer a ping within {waited:.1f} s")
-            return Outcome(True, f"{_listing(answered)} answered a ping", count, "workers")
-        if count < self.min_workers:
+                raise CheckError(
+                    f"{len(missing)} of {_counted(len(self.names), 'named worker')} did not "
+                    f"answer a ping {within}",
+                    detail=f"{_listing(missing)} did not answer a ping {within}",
+                )
+        elif count < self.min_workers:
             if count == 0:
-                raise CheckError(f"no worker answered a ping within {waited:.1f} s")
+                raise CheckError(f"no worker answered a ping {within}")
             raise CheckError(
-                f"{count} of at least {self.min_workers} workers answered a ping within "
-                f"{waited:.1f} s: {', '.join(answered)}"
+                f"{count} of at least {self.min_workers} workers answered a ping {within}",
+                detail=f"{count} of at least {self.min_workers} workers answered a ping "
+                f"{within}: {', '.join(answered)}",
             )
-        return Outcome(True, f"{_listing(answered)} answered a ping", count, "workers")
+        return Outcome(
+            True,
+            f"{_counted(count, 'worker')} answered a ping",
+            count,
+            "workers",
+            detail=f"{_listing(answered)} answered a ping",
+        )
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _listing(names: Sequence[str], shown: int = 5) -> str:
@@ -452,23 +466,16 @@ def _is_not_found(exc: BaseException) -> bool:
 
 
 def _queue_sizes(connection: Any, queues: Sequence[str]) -> dict[str, int | None]:
-    """Messages ready in each queue (None: no such queue), by a passive declare of each."""
+    """Messages ready in each queue (None: no such queue), by a passive declare of each.
+
+    Virtual transports (Redis: LLEN of the queue's lists, priorities included) answer on the
+    kept channel, and a missing queue does not close it. On AMQP the broker closes a channel
+    whose passive declare names a missing queue, so the declares get a channel of their own,
+    and a new one after each missing queue.
+    """
+    amqp = getattr(connection.transport, "driver_type", "") == "amqp"
+    channel = connection.channel() if amqp else connection.default_channel
     sizes: dict[str, int | None] = {}
-    if getattr(connection.transport, "driver_type", "") != "amqp":
-        # Virtual transports (Redis: LLEN of the queue's lists, priorities included) answer
-        # on the kept channel; a missing queue does not close it.
-        channel = connection.default_channel
-        for queue in queues:
-            try:
-                sizes[queue] = int(channel.queue_declare(queue=queue, passive=True).message_count)
-            except Exception as exc:
-                if not _is_not_found(exc):
-                    raise
-                sizes[queue] = None
-        return sizes
-    # On AMQP the broker closes a channel whose passive declare names a missing queue, so these
-    # declares get channels of their own.
-    channel = connection.channel()
     try:
         for queue in queues:
             try:
@@ -477,9 +484,11 @@ def _queue_sizes(connection: Any, queues: Sequence[str]) -> dict[str, int | None
                 if not _is_not_found(exc):
                     raise
                 sizes[queue] = None
-                channel = connection.channel()
+                if amqp:
+                    channel = connection.channel()
     finally:
-        connection.maybe_close_channel(channel)
+        if amqp:
+            connection.maybe_close_channel(channel)
     return sizes
 
 
@@ -542,136 +551,3 @@ class CeleryQueueCheck(_CeleryCheck):
                 warning=True,
             )
         return Outcome(True, summary, pending, "tasks")
-
-
-# -- worker side -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WorkerProbes:
-    """Where a worker keeps its probe files, and how often it touches the liveness file."""
-
-    liveness_file: Path
-    readiness_file: Path
-    interval: float
-
-
-_installed: weakref.WeakKeyDictionary[Any, WorkerProbes] = weakref.WeakKeyDictionary()
-
-
-def _probes_of(sender: Any) -> WorkerProbes | None:
-    app = getattr(sender, "app", None)
-    return None if app is None else _installed.get(app)
-
-
-def _touch(path: Path) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch()
-    except OSError:
-        # A failing touch must not stop the worker's event loop; the file going stale is the
-        # signal the probe acts on.
-        logger.warning("cannot touch the worker probe file %s", path, exc_info=True)
-
-
-def _remove(path: Path) -> None:
-    try:
-        path.unlink(missing_ok=True)
-    except OSError:
-        logger.warning("cannot remove the worker probe file %s", path, exc_info=True)
-
-
-class WorkerLivenessStep(bootsteps.StartStopStep):  # type: ignore[misc]
-    """Worker bootstep: touches the liveness file from the worker's own timer.
-
-    With the event loop (the Redis and AMQP transports), the timer is driven by the loop in
-    the worker's main process, so the file goes stale when the loop stops turning: blocked
-    by a task in the ``solo`` pool, by a hung call, or while the worker reconnects to the
-    broker. On start it also removes a readiness file left by a worker that was killed.
-    """
-
-    requires: ClassVar[set[str]] = {"celery.worker.components:Timer"}
-
-    def __init__(self, parent: Any, **kwargs: Any) -> None:
-        super().__init__(parent, **kwargs)
-        self.probes = _probes_of(parent)
-        self.timer_entry: Any = None
-        if self.probes is not None:
-            _remove(self.probes.readiness_file)
-
-    def start(self, parent: Any) -> None:
-        if self.probes is None:
-            return
-        liveness_file = self.probes.liveness_file
-        _touch(liveness_file)
-        self.timer_entry = parent.timer.call_repeatedly(
-            self.probes.interval, _touch, (liveness_file,), priority=10
-        )
-
-    def stop(self, parent: Any) -> None:
-        if self.timer_entry is not None:
-            self.timer_entry.cancel()
-            self.timer_entry = None
-        if self.probes is not None:
-            _remove(self.probes.liveness_file)
-
-    terminate = stop
-
-
-def _on_worker_ready(sender: Any = None, **_: Any) -> None:
-    probes = _probes_of(sender)
-    if probes is not None:
-        _touch(probes.readiness_file)
-
-
-def _on_worker_shutdown(sender: Any = None, **_: Any) -> None:
-    probes = _probes_of(sender)
-    if probes is not None:
-        _remove(probes.readiness_file)
-        _remove(probes.liveness_file)
-
-
-def install_worker_probes(
-    celery_app: Celery,
-    *,
-    liveness_file: str | os.PathLike[str] | None = None,
-    readiness_file: str | os.PathLike[str] | None = None,
-    interval: float = 60.0,
-) -> WorkerProbes:
-    """Make the workers of *celery_app* keep the probe files ``flask-healthcheck worker`` reads.
-
-    - The **liveness file** is touched every *interval* seconds by the worker's own timer (a
-      bootstep), so its age tells whether the worker's event loop still turns. It is removed
-      on shutdown.
-    - The **readiness file** is created when the worker is ready to take tasks
-      (``worker_ready``) and removed when it shuts down (``worker_shutdown``).
-
-    Paths default to ``$HEALTHCHECK_CELERY_LIVENESS_FILE`` and
-    ``$HEALTHCHECK_CELERY_READINESS_FILE``, else ``celery_worker.live`` and
-    ``celery_worker.ready`` in the temporary directory: the defaults of the worker command.
-    Call it where the app is defined, before the worker starts; calling it again replaces
-    the settings. Returns the settings in use.
-    """
-    if isinstance(interval, bool) or not isinstance(interval, int | float) or not interval > 0:
-        raise ValueError(f"'interval' must be a number of seconds above zero; got {interval!r}")
-    probes = WorkerProbes(
-        liveness_file=_path(liveness_file, LIVENESS_FILE_ENV, DEFAULT_LIVENESS_FILE),
-        readiness_file=_path(readiness_file, READINESS_FILE_ENV, DEFAULT_READINESS_FILE),
-        interval=float(interval),
-    )
-    _installed[celery_app] = probes
-    celery_app.steps["worker"].add(WorkerLivenessStep)
-    signals.worker_ready.connect(
-        _on_worker_ready, weak=False, dispatch_uid="flask_healthcheck.worker_ready"
-    )
-    signals.worker_shutdown.connect(
-        _on_worker_shutdown, weak=False, dispatch_uid="flask_healthcheck.worker_shutdown"
-    )
-    return probes
-
-
-def _path(given: str | os.PathLike[str] | None, variable: str, default: Path) -> Path:
-    if given is not None:
-        return Path(given)
-    from_environment = os.environ.get(variable)
-    return Path(from_environment) if from_environment else default

@@ -5,15 +5,13 @@ needs no extra. Both checks bound every connect and read by the time the running
 (:func:`~flask_healthcheck.time_left`), so a host that accepts connections and never answers
 frees the check's thread soon after the check is reported timed out.
 
-:func:`describe_connection_error` turns the socket error behind any client library's exception
-into words an operator understands; the other integrations use it too.
+The public sees what happened ("answered 200 in 3.1 ms", "connection refused"); the URL or the
+host and port are in the detail only a request bearing the token sees.
 """
 
 from __future__ import annotations
 
 import base64
-import errno
-import re
 import socket
 import ssl
 import time
@@ -21,12 +19,17 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Collection, Mapping
-from http.client import HTTPException, IncompleteRead, RemoteDisconnected
+from http.client import HTTPException, IncompleteRead
 from typing import IO, TYPE_CHECKING, Any
 
-from flask_healthcheck.budget import time_left
 from flask_healthcheck.contrib._base import BuiltinCheck
-from flask_healthcheck.exceptions import CheckError
+from flask_healthcheck.contrib._outcomes import (
+    answered,
+    describe_connection_error,
+    describe_os_error,
+    failure,
+    located,
+)
 from flask_healthcheck.redact import mask_credentials
 from flask_healthcheck.results import Outcome
 
@@ -35,74 +38,13 @@ if TYPE_CHECKING:
 
     from flask_healthcheck.registry import CheckOptions
 
-#: Seconds a check called outside the runner (directly, in a test or a shell) may take.
-DEFAULT_TIMEOUT = 2.0
+__all__ = ["HttpCheck", "TcpCheck", "describe_connection_error", "same_origin"]
+
 #: Bytes of an HTTP body read at most when looking for ``contains``.
 BODY_LIMIT = 64 * 1024
 
-_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.:\-]")
-
-_ERRNO_WORDS = {
-    errno.ECONNREFUSED: "connection refused",
-    errno.ECONNRESET: "connection reset by the server",
-    errno.ECONNABORTED: "connection aborted",
-    errno.EPIPE: "connection closed by the server",
-    errno.EHOSTUNREACH: "host unreachable",
-    errno.ENETUNREACH: "network unreachable",
-    errno.EHOSTDOWN: "host is down",
-    errno.EADDRNOTAVAIL: "address not available",
-    errno.ETIMEDOUT: "timed out",
-    errno.ENOENT: "no socket at that path",
-    errno.EACCES: "permission denied",
-}
-
-
-def format_seconds(seconds: float) -> str:
-    """``1`` for 0.9996 s, ``0.25`` for 0.25 s: a budget as an operator would write it."""
-    return f"{round(seconds, 2):g}"
-
-
-def describe_os_error(error: OSError) -> str:
-    """Operator words for one socket-level error."""
-    if isinstance(error, socket.gaierror):
-        return "cannot resolve the host name"
-    if isinstance(error, TimeoutError):
-        return "timed out"
-    if isinstance(error, ssl.SSLCertVerificationError):
-        return f"TLS certificate not trusted ({error.verify_message})"
-    if isinstance(error, ssl.SSLError):
-        return f"TLS handshake failed ({error.reason or 'SSL error'})"
-    if isinstance(error, RemoteDisconnected):
-        return "the server closed the connection without answering"
-    if error.errno in _ERRNO_WORDS:
-        return _ERRNO_WORDS[error.errno]
-    if error.errno is not None and error.errno in errno.errorcode:
-        return f"cannot connect ({errno.errorcode[error.errno]})"
-    return f"cannot connect ({type(error).__name__})"
-
-
-def describe_connection_error(exc: BaseException) -> str | None:
-    """Operator words for the socket error behind *exc*: itself, its cause or its context.
-
-    Client libraries wrap socket errors in their own exceptions whose text may carry a host
-    name, a DSN or worse; this looks through the wrapping for the :class:`OSError` and names
-    it ("connection refused", "timed out", "cannot resolve the host name"). ``None`` when no
-    socket error is behind *exc*.
-    """
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, urllib.error.URLError) and isinstance(current.reason, OSError):
-            return describe_os_error(current.reason)
-        if isinstance(current, OSError) and not isinstance(current, urllib.error.URLError):
-            return describe_os_error(current)
-        current = current.__cause__ or current.__context__
-    return None
-
-
-def _check_name(kind: str, host: str, port: int) -> str:
-    return _NAME_UNSAFE.sub("_", f"{kind}:{host}:{port}")
+#: Headers that carry credentials: never sent on to another origin by a redirect.
+CREDENTIAL_HEADERS = ("Authorization", "Cookie")
 
 
 def _describe_expected(expected: Collection[int]) -> str:
@@ -114,8 +56,38 @@ def _describe_expected(expected: Collection[int]) -> str:
     return "one of " + ", ".join(str(code) for code in codes)
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """Hand 3xx answers back as they are, so they can be expected."""
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """``(scheme, host, port)`` of *url*, the port filled in for http and https."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port or default
+
+
+def same_origin(url: str, other: str) -> bool:
+    """True when *url* and *other* have the same scheme, host and port (RFC 6454 origins).
+
+    An https-to-http redirect to the same host is another origin (its scheme differs), so
+    credentials are not sent over plain HTTP either.
+    """
+    return _origin(url) == _origin(other)
+
+
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """urllib's redirects, minus the credentials on a redirect to another origin.
+
+    urllib copies every header of the request to the redirected one, ``Authorization``
+    included: a redirect to another host (or from https to http) would hand it the URL's
+    basic-auth credentials and any token given in ``headers=``. Like curl and requests, this
+    drops the credential headers when the origin changes. With *follow* False, 3xx answers
+    are handed back as they are, so they can be expected.
+    """
+
+    def __init__(self, follow: bool) -> None:
+        self.follow = follow
 
     def redirect_request(  # noqa: PLR0917 - urllib's signature
         self,
@@ -126,7 +98,13 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         headers: Any,
         newurl: str,
     ) -> urllib.request.Request | None:
-        return None
+        if not self.follow:
+            return None
+        redirected = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if redirected is not None and not same_origin(req.full_url, redirected.full_url):
+            for header in CREDENTIAL_HEADERS:
+                redirected.remove_header(header)
+        return redirected
 
 
 class HttpCheck(BuiltinCheck):
@@ -139,13 +117,21 @@ class HttpCheck(BuiltinCheck):
     *contains*, when given, must appear in the first 64 KiB of the body. Credentials in the URL
     (``https://user:password@host/``) are sent as HTTP Basic authentication and never shown.
     *headers* are added to the request. Redirects are followed unless *follow_redirects* is
-    False. *ssl_context* verifies HTTPS (default: the system's trust store). *proxies* maps a
-    scheme to a proxy URL; ``None`` takes them from the environment (``HTTP_PROXY``,
-    ``NO_PROXY``) as curl does, ``{}`` connects directly.
+    False; a redirect to another origin (another scheme, host or port, an https-to-http
+    downgrade included) is followed without the ``Authorization`` and ``Cookie`` headers, as
+    curl and requests do. *ssl_context* verifies HTTPS (default: the system's trust store).
+    *proxies* maps a scheme to a proxy URL; ``None`` takes them from the environment
+    (``HTTP_PROXY``, ``NO_PROXY``) as curl does, ``{}`` connects directly.
 
-    The name defaults to ``http:<host>:<port>``; the other options are those of
+    The name defaults to ``http``, which says nothing of where the service is: the name is in
+    public reports, URLs and metrics. A second ``HttpCheck`` needs a ``name=`` of its own
+    (registering it without one raises an error saying so). The other options are those of
     :meth:`~flask_healthcheck.HealthCheck.add_check`. The observed value is the latency in ms.
+    The public sees ``answered 200 in 3.1 ms`` or ``connection refused``; the token holder
+    sees the method and URL (credentials masked) as well.
     """
+
+    name = "http"
 
     def __init__(
         self,
@@ -167,7 +153,7 @@ class HttpCheck(BuiltinCheck):
                 f"got {mask_credentials(url)!r}"
             )
         try:
-            port = parts.port or (443 if parts.scheme == "https" else 80)
+            _ = parts.port
         except ValueError:
             raise ValueError(f"the port of {mask_credentials(url)!r} is not a number") from None
         expected = (expected_status,) if isinstance(expected_status, int) else expected_status
@@ -194,44 +180,43 @@ class HttpCheck(BuiltinCheck):
         self._expected_text = _describe_expected(expected)
         self.method = method.upper()
         self.contains = contains
-        handlers: list[urllib.request.BaseHandler] = []
+        handlers: list[urllib.request.BaseHandler] = [_Redirects(follow=follow_redirects)]
         if proxies is not None:
             handlers.append(urllib.request.ProxyHandler(dict(proxies)))
         if ssl_context is not None:
             handlers.append(urllib.request.HTTPSHandler(context=ssl_context))
-        if not follow_redirects:
-            handlers.append(_NoRedirects())
         self._opener = urllib.request.build_opener(*handlers)
-        self.name = _check_name("http", host, port)
         super().__init__(**options)
 
     def __repr__(self) -> str:
         return f"HttpCheck({self._shown_url!r}, name={self.name!r})"
 
     def __call__(self) -> Outcome:
-        budget = time_left(self.timeout if self.timeout is not None else DEFAULT_TIMEOUT)
+        budget = self.time_left()
         request = urllib.request.Request(  # noqa: S310 - __init__ allows http(s) only
             self._request_url, method=self.method, headers=self._headers
         )
-        what = f"{self.method} {self._shown_url}"
+        where = f"{self.method} {self._shown_url}"
         started = time.perf_counter()
         try:
             status, body = self._fetch(request, budget)
         except (OSError, HTTPException) as exc:
-            raise CheckError(f"{what}: {_describe_http_error(exc, budget)}") from exc
+            raise failure(_describe_http_error(exc, budget), where) from exc
         latency_ms = (time.perf_counter() - started) * 1000
         observed: dict[str, Any] = {"observed_value": round(latency_ms, 3), "observed_unit": "ms"}
         if status not in self._expected:
-            return Outcome(
-                False, f"{what} answered {status}, expected {self._expected_text}", **observed
+            outcome = Outcome(
+                False, f"answered {status}, expected {self._expected_text}", **observed
             )
-        if self.contains is not None and self.contains not in body:
-            return Outcome(
+        elif self.contains is not None and self.contains not in body:
+            outcome = Outcome(
                 False,
-                f"{what} answered {status} but its body does not contain {self.contains!r}",
+                f"answered {status} but its body does not contain {self.contains!r}",
                 **observed,
             )
-        return Outcome(True, f"{what} answered {status} in {latency_ms:.1f} ms", **observed)
+        else:
+            outcome = Outcome(True, f"answered {status} in {latency_ms:.1f} ms", **observed)
+        return located(where, outcome)
 
     def _fetch(self, request: urllib.request.Request, budget: float) -> tuple[int, str]:
         try:
@@ -251,9 +236,7 @@ class HttpCheck(BuiltinCheck):
 def _describe_http_error(exc: BaseException, budget: float) -> str:
     if isinstance(exc, IncompleteRead):
         return "the answer was cut short"
-    described = describe_connection_error(exc)
-    if described == "timed out":
-        return f"timed out after {format_seconds(budget)} s"
+    described = describe_connection_error(exc, budget)
     if described is not None:
         return described
     if isinstance(exc, HTTPException):
@@ -264,11 +247,16 @@ def _describe_http_error(exc: BaseException, budget: float) -> str:
 class TcpCheck(BuiltinCheck):
     """A TCP port accepts a connection within the check's time; the connection is closed at once.
 
-    ``health.add_check(TcpCheck("rabbitmq", 5672))``. The name defaults to
-    ``tcp:<host>:<port>``; the other options are those of
+    ``health.add_check(TcpCheck("rabbitmq", 5672, name="rabbitmq"))``. The name defaults to
+    ``tcp`` (not the host and port, which public reports must not show); a second
+    ``TcpCheck`` needs a ``name=`` of its own. The other options are those of
     :meth:`~flask_healthcheck.HealthCheck.add_check`. The observed value is the connect time in
     ms. It proves that something listens, not that it answers: a hung server still passes.
+    The public sees ``accepted a connection in 0.4 ms`` or ``connection refused``; the token
+    holder sees the host and port as well.
     """
+
+    name = "tcp"
 
     def __init__(
         self,
@@ -282,28 +270,18 @@ class TcpCheck(BuiltinCheck):
             raise ValueError(f"port must be a number from 1 to 65535; got {port!r}")
         self.host = host
         self.port = port
-        self.name = _check_name("tcp", host, port)
         super().__init__(**options)
 
     def __repr__(self) -> str:
         return f"TcpCheck({self.host!r}, {self.port!r}, name={self.name!r})"
 
     def __call__(self) -> Outcome:
-        budget = time_left(self.timeout if self.timeout is not None else DEFAULT_TIMEOUT)
+        budget = self.time_left()
         where = f"tcp {self.host}:{self.port}"
         started = time.perf_counter()
         try:
             connection = socket.create_connection((self.host, self.port), timeout=budget)
         except OSError as exc:
-            described = describe_os_error(exc)
-            if described == "timed out":
-                described = f"timed out after {format_seconds(budget)} s"
-            raise CheckError(f"{where}: {described}") from exc
+            raise failure(describe_os_error(exc, budget), where) from exc
         connection.close()
-        latency_ms = (time.perf_counter() - started) * 1000
-        return Outcome(
-            True,
-            f"{where} accepted a connection in {latency_ms:.1f} ms",
-            observed_value=round(latency_ms, 3),
-            observed_unit="ms",
-        )
+        return answered(where, "accepted a connection", started)

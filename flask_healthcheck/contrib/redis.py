@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import socket
 import threading
 import time
@@ -14,14 +15,15 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from flask_healthcheck.budget import time_left
 from flask_healthcheck.contrib._base import BuiltinCheck
-from flask_healthcheck.contrib.network import (
-    DEFAULT_TIMEOUT,
+from flask_healthcheck.contrib._outcomes import (
+    answered,
     describe_connection_error,
+    failure,
     format_seconds,
+    timed_out_after,
 )
-from flask_healthcheck.exceptions import CheckError, MissingDependencyError
+from flask_healthcheck.exceptions import MissingDependencyError
 from flask_healthcheck.redact import mask_credentials
 from flask_healthcheck.results import Outcome
 
@@ -33,7 +35,6 @@ if TYPE_CHECKING:
 try:
     import redis
     from redis.backoff import NoBackoff
-    from redis.connection import parse_url
     from redis.retry import Retry
 except ImportError as exc:
     raise MissingDependencyError("redis", "redis") from exc
@@ -78,29 +79,34 @@ def _set_socket_timeout(connection: Any, seconds: float | None) -> None:
         sock.settimeout(seconds)
 
 
-def _checkout(pool: Any) -> Any:
-    try:
-        return pool.get_connection()
-    except TypeError:  # redis-py before 5.3 requires a command name
-        return pool.get_connection("PING")
-
-
 class RedisCheck(BuiltinCheck):
     """Redis answers PING and stores, returns and deletes a key.
 
-    ``health.add_check(RedisCheck(redis_client))`` reuses the app's :class:`redis.Redis` client
-    and its connection pool: each run borrows one connection and gives it back.
-    ``RedisCheck("redis://:password@redis:6379/0")`` makes one client on the first run and reuses
-    it, with connect and socket timeouts and no retries; :meth:`close` disconnects it.
-    *client_options* are passed to :meth:`redis.Redis.from_url` for that client.
+    ``health.add_check(RedisCheck(redis_client))`` probes the server of the app's
+    :class:`redis.Redis` client, with its connection settings: host or socket, credentials,
+    TLS, database, Sentinel discovery. ``RedisCheck("redis://:password@redis:6379/0")`` does
+    the same for a URL; *client_options* are keyword arguments of :meth:`redis.Redis.from_url`
+    for it.
+
+    The check keeps one connection of its own, made with the client's connection class and
+    settings, but never the client's retries: a client configured to retry with backoff would
+    turn "connection refused" into "timed out" and hold the check's thread for seconds, while
+    the probe's job is to say at once what is wrong. Borrowing a connection from the client's
+    pool cannot avoid them, since the pool connects with the connection's own retry policy.
+    So the app's pool is never touched (no connection of the app's is taken or left with the
+    probe's timeouts), and the server sees one more client per process. :meth:`close`
+    disconnects it; a connection that fails is dropped and the next run connects again.
 
     Every run sends ``PING``, then ``SET <key> <token> PX <ms>``, ``GET <key>`` and
     ``DEL <key>`` with a key made of *key_prefix* and a random part, so runs never collide
     and a key left by an abandoned run expires by itself a second after the run's timeout.
-    Each command's reply is awaited no longer than the run has left
-    (:func:`~flask_healthcheck.time_left`). The observed value is the time in ms of taking a
-    connection from the pool and the four commands. Failures name the server and what went
-    wrong ("connection refused", "timed out", "authentication failed"), never the password.
+    Connecting and each command's reply are awaited no longer than the run has left
+    (:func:`~flask_healthcheck.time_left`). The observed value is the time in ms of the four
+    commands (connecting included when the connection is new).
+
+    The public sees what happened ("answered PING and SET/GET in 0.8 ms", "connection
+    refused", "timed out after 1 s", "authentication failed"); the token holder sees the
+    server's address and database as well, never the password.
 
     The name defaults to ``redis`` and the tags to ``("ready",)``; the other options are those
     of :meth:`~flask_healthcheck.HealthCheck.add_check`.
@@ -117,159 +123,159 @@ class RedisCheck(BuiltinCheck):
         **options: Unpack[CheckOptions],
     ) -> None:
         super().__init__(**options)
-        self._lock = threading.Lock()
-        self._client: redis.Redis | None
-        self._url: str | None
         if isinstance(client_or_url, str):
             try:
-                connection_kwargs = parse_url(client_or_url)  # type: ignore[no-untyped-call]
+                pool = redis.ConnectionPool.from_url(client_or_url, **dict(client_options or {}))
             except ValueError:
                 raise ValueError(
                     "RedisCheck needs a redis://, rediss:// or unix:// URL; got "
                     f"{mask_credentials(client_or_url)!r}"
                 ) from None
-            self._url, self._client = client_or_url, None
-            self._options = dict(client_options or {})
-            service_name = None
         elif isinstance(client_or_url, redis.Redis):
             if client_options:
                 raise TypeError("client_options apply to a URL; configure the given client instead")
-            self._url, self._client = None, client_or_url
-            connection_kwargs = client_or_url.connection_pool.connection_kwargs
-            service_name = getattr(client_or_url.connection_pool, "service_name", None)
-            self._options = {}
+            pool = client_or_url.connection_pool
         else:
             raise TypeError(
                 "RedisCheck takes a redis.Redis client or a redis:// URL; "
                 f"got {type(client_or_url).__name__}"
             )
-        self._db = int(connection_kwargs.get("db", 0) or 0)
-        self.location = _location(connection_kwargs, service_name)
+        self._connection_class: type[Any] = pool.connection_class
+        self._connection_kwargs: dict[str, Any] = {
+            **pool.connection_kwargs,
+            "retry": Retry(NoBackoff(), 0),
+        }
+        self._db = int(self._connection_kwargs.get("db", 0) or 0)
+        self.location = _location(self._connection_kwargs, getattr(pool, "service_name", None))
         self.key_prefix = key_prefix
+        self._lock = threading.Lock()
+        self._connection: Any = None
+        self._pid = 0
 
     def __repr__(self) -> str:
         return f"RedisCheck(<redis at {self.location}>, name={self.name!r})"
 
     @property
-    def owns_client(self) -> bool:
-        """True when the check made its client from a URL (and :meth:`close` disconnects it)."""
-        return self._url is not None
-
-    def _client_for(self, budget: float) -> redis.Redis:
-        with self._lock:
-            if self._client is None:
-                assert self._url is not None
-                options: dict[str, Any] = {
-                    "socket_connect_timeout": budget,
-                    "socket_timeout": budget,
-                    "retry": Retry(NoBackoff(), 0),
-                    **self._options,
-                }
-                self._client = redis.Redis.from_url(self._url, **options)
-            client = self._client
-        if self.owns_client:
-            # New connections of the check's own pool get this run's budget.
-            kwargs = client.connection_pool.connection_kwargs
-            kwargs["socket_connect_timeout"] = kwargs["socket_timeout"] = budget
-        return client
+    def where(self) -> str:
+        """``redis at 127.0.0.1:6379 (db 3)``: what the token holder's messages start with."""
+        return f"redis at {self.location}"
 
     def close(self) -> None:
-        """Disconnect the client the check made from a URL; a client given to it is left alone."""
+        """Disconnect the check's connection; the app's client is never touched."""
         with self._lock:
-            if not self.owns_client:
-                return
-            client, self._client = self._client, None
-        if client is not None:
-            client.connection_pool.disconnect()
+            self._forget()
+
+    def _forget(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.disconnect()  # redis-py leaves a socket shared with a parent alone
+
+    def _connected(self, budget: float) -> Any:
+        """The check's connection (a new one in a forked child), connected within *budget*."""
+        if self._connection is not None and self._pid != os.getpid():
+            self._connection = None  # the parent's; closing it here would not be ours to do
+        if self._connection is None:
+            self._connection = self._connection_class(
+                **{
+                    **self._connection_kwargs,
+                    "socket_connect_timeout": budget,
+                    "socket_timeout": budget,
+                }
+            )
+            self._pid = os.getpid()
+        connection = self._connection
+        connection.socket_connect_timeout = budget
+        if getattr(connection, "_sock", None) is not None:
+            # A kept connection the server has closed since (a restart, an idle timeout) reads
+            # as readable: connect again, as redis-py's pool does, rather than fail the run.
+            try:
+                stale = connection.can_read()
+            except (redis.ConnectionError, redis.TimeoutError, OSError):
+                stale = True
+            if stale:
+                connection.disconnect()
+        connection.connect()
+        return connection
 
     def __call__(self) -> Outcome:
-        budget = time_left(self.timeout if self.timeout is not None else DEFAULT_TIMEOUT)
+        budget = self.time_left()
         deadline = time.monotonic() + budget
-        pool = self._client_for(budget).connection_pool
-        started = time.perf_counter()
-        step = "connect"
+        if not self._lock.acquire(timeout=budget):
+            raise failure("a previous run is still waiting for the server", self.where)
         try:
-            connection = _checkout(pool)
-        except redis.RedisError as exc:
-            raise CheckError(self._describe(exc, step, budget)) from exc
-        original = (connection.socket_timeout, connection.socket_connect_timeout)
-        try:
-            step = "PING"
-            pong = self._command(connection, deadline, "PING")
-            if _text(pong) != "PONG":
-                raise _ProbeMismatchError(f"PING answered {_text(pong)[:40]!r} instead of PONG")
-            key = f"{self.key_prefix}{uuid.uuid4().hex}"
-            token = uuid.uuid4().hex
-            expiry_ms = math.ceil((budget + _KEY_GRACE) * 1000)
-            step = "SET"
-            self._command(connection, deadline, "SET", key, token, "PX", expiry_ms)
-            step = "GET"
-            stored = self._command(connection, deadline, "GET", key)
-            if stored is None or _text(stored) != token:
-                with contextlib.suppress(redis.RedisError):
-                    self._command(connection, deadline, "DEL", key)
-                if stored is None:
-                    raise _ProbeMismatchError("GET found nothing right after SET (evicted?)")
-                raise _ProbeMismatchError("GET returned another value than SET stored")
-            step = "DEL"
-            self._command(connection, deadline, "DEL", key)
-        except _ProbeMismatchError as exc:
-            raise CheckError(f"redis at {self.location}: {exc}") from exc
-        except redis.RedisError as exc:
-            raise CheckError(self._describe(exc, step, budget)) from exc
+            started = time.perf_counter()
+            step = "connect"
+            try:
+                connection = self._connected(budget)
+                step = "PING"
+                pong = _command(connection, deadline, "PING")
+                if _text(pong) != "PONG":
+                    raise _ProbeMismatchError(
+                        f"PING answered another reply than PONG ({_text(pong)[:40]!r})"
+                    )
+                key = f"{self.key_prefix}{uuid.uuid4().hex}"
+                token = uuid.uuid4().hex
+                expiry_ms = math.ceil((budget + _KEY_GRACE) * 1000)
+                step = "SET"
+                _command(connection, deadline, "SET", key, token, "PX", expiry_ms)
+                step = "GET"
+                stored = _command(connection, deadline, "GET", key)
+                if stored is None or _text(stored) != token:
+                    with contextlib.suppress(redis.RedisError):
+                        _command(connection, deadline, "DEL", key)
+                    if stored is None:
+                        raise _ProbeMismatchError("GET found nothing right after SET (evicted?)")
+                    raise _ProbeMismatchError("GET returned another value than SET stored")
+                step = "DEL"
+                _command(connection, deadline, "DEL", key)
+            except _ProbeMismatchError as exc:
+                raise failure(str(exc), self.where) from exc
+            except redis.RedisError as exc:
+                self._forget()
+                raise failure(_explain(exc, step, budget, self._db), self.where) from exc
+            except BaseException:
+                self._forget()
+                raise
         finally:
-            _set_socket_timeout(connection, original[0])
-            connection.socket_connect_timeout = original[1]
-            pool.release(connection)
-        latency_ms = (time.perf_counter() - started) * 1000
-        return Outcome(
-            True,
-            f"redis at {self.location} answered PING and SET/GET in {latency_ms:.1f} ms",
-            observed_value=round(latency_ms, 3),
-            observed_unit="ms",
-        )
+            self._lock.release()
+        return answered(self.where, "answered PING and SET/GET", started)
 
-    @staticmethod
-    def _command(connection: Any, deadline: float, *args: object) -> Any:
-        _set_socket_timeout(connection, max(0.01, deadline - time.monotonic()))
-        connection.send_command(*args)
-        return connection.read_response()
 
-    def _describe(self, exc: redis.RedisError, step: str, budget: float) -> str:
-        return f"redis at {self.location}: {_explain(exc, step, budget, self._db)}"
+def _command(connection: Any, deadline: float, *args: object) -> Any:
+    _set_socket_timeout(connection, max(0.01, deadline - time.monotonic()))
+    connection.send_command(*args)
+    return connection.read_response()
 
 
 def _explain(exc: redis.RedisError, step: str, budget: float, db: int) -> str:
-    """What went wrong, in an operator's words, without the exception's text (it may hold a URL)."""
+    """What went wrong, as ``kind (explanation)``, without the exception's text (it may hold a
+    URL): the kind is what the public sees."""
     message = str(exc)
     lowered = message.lower()
     if isinstance(exc, redis.exceptions.AuthenticationWrongNumberOfArgsError):
-        return "authentication failed: the server takes no user name (Redis before 6)"
+        return "authentication failed (the server takes no user name: Redis before 6)"
     code = getattr(exc, "status_code", None)  # the reply's error code, from redis-py 6 on
     if isinstance(exc, redis.AuthenticationError):
         if code == "NOAUTH" or "authentication required" in lowered:
-            return "authentication required: the server has a password and none was given"
+            return "authentication required (the server has a password and none was given)"
         if "no password is set" in lowered or "without any password configured" in lowered:
-            return "authentication failed: a password was given but the server has none"
-        return "authentication failed: wrong user name or password"
+            return "authentication failed (a password was given but the server has none)"
+        return "authentication failed (wrong user name or password)"
     if isinstance(exc, redis.TimeoutError):
         if "connecting" in lowered:
             return f"timed out connecting after {format_seconds(budget)} s"
-        return f"timed out after {format_seconds(budget)} s waiting for a reply"
+        return f"{timed_out_after(budget)} waiting for a reply"
     if isinstance(exc, redis.exceptions.BusyLoadingError):
         return "the server is loading its dataset into memory"
     if isinstance(exc, redis.exceptions.MaxConnectionsError):
-        return "the client's connection pool is exhausted (max_connections reached)"
+        return "no connection available (max_connections reached)"
     if isinstance(exc, redis.ConnectionError):
-        described = describe_connection_error(exc)
-        if described == "timed out":
-            return f"timed out after {format_seconds(budget)} s"
+        described = describe_connection_error(exc, budget)
         if described is not None:
             return described
-        if "no connection available" in lowered:  # a BlockingConnectionPool waited in vain
-            return "the client's connection pool is exhausted (no connection available)"
         if "max number of clients" in lowered:
-            return "the server refused the connection: max number of clients reached"
+            return "the server refused the connection (max number of clients reached)"
         if "closed" in lowered:
             return "the server closed the connection"
         return f"connection failed ({type(exc).__name__})"
@@ -279,7 +285,7 @@ def _explain(exc: redis.RedisError, step: str, budget: float, db: int) -> str:
         if isinstance(exc, redis.exceptions.ReadOnlyError):
             return "the server is a read-only replica and refused SET"
         if isinstance(exc, redis.exceptions.OutOfMemoryError):
-            return "the server is out of memory (maxmemory reached) and refused SET"
+            return "the server is out of memory and refused SET (maxmemory reached)"
         if isinstance(exc, redis.exceptions.NoPermissionError):
             return f"the Redis user may not run {step} (NOPERM)"
         if lowered.startswith("misconf"):

@@ -8,7 +8,6 @@ A local directory needs nothing more. A URL (``s3://bucket/uploads``, ``gcs://..
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import stat
 import time
@@ -17,7 +16,8 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from flask_healthcheck.contrib._base import BuiltinCheck
-from flask_healthcheck.exceptions import CheckError, MissingDependencyError
+from flask_healthcheck.contrib._outcomes import answered, describe_os_error, failure
+from flask_healthcheck.exceptions import MissingDependencyError
 from flask_healthcheck.redact import mask_credentials
 from flask_healthcheck.results import Outcome
 
@@ -30,22 +30,6 @@ if TYPE_CHECKING:
 PROBE_PREFIX = ".flask_healthcheck-probe-"
 
 Location: TypeAlias = "str | os.PathLike[str]"
-
-_ERRNO_WORDS = {
-    errno.EROFS: "read-only file system",
-    errno.EACCES: "permission denied",
-    errno.EPERM: "permission denied",
-    errno.ENOSPC: "no space left on device",
-    errno.EDQUOT: "disk quota exceeded",
-    errno.ENOENT: "the directory does not exist",
-    errno.ENOTDIR: "not a directory",
-    errno.EIO: "input/output error",
-    errno.ESTALE: "stale file handle (the network file system lost it)",
-    errno.ENOTCONN: "the file system is not connected",
-    errno.EHOSTDOWN: "the file system's host is down",
-    errno.ETIMEDOUT: "timed out",
-}
-
 
 _STEP_FAILED = {
     "open": "cannot open the file system",
@@ -72,18 +56,6 @@ def _is_url(location: str) -> bool:
     return "://" in location
 
 
-def _describe_os_error(error: OSError) -> str:
-    if error.errno in _ERRNO_WORDS:
-        return _ERRNO_WORDS[error.errno]
-    if isinstance(error, FileNotFoundError):
-        return _ERRNO_WORDS[errno.ENOENT]
-    if isinstance(error, PermissionError):
-        return _ERRNO_WORDS[errno.EACCES]
-    if error.errno is not None and error.errno in errno.errorcode:
-        return errno.errorcode[error.errno]
-    return type(error).__name__
-
-
 class StorageCheck(BuiltinCheck):
     """Files can be written, listed, read back and deleted where the app keeps them.
 
@@ -100,7 +72,9 @@ class StorageCheck(BuiltinCheck):
     probe file to the disk before reading it back, so a full or failing device is noticed.
 
     The name defaults to ``storage`` and the tags to ``("ready",)``; the other options are those
-    of :meth:`~flask_healthcheck.HealthCheck.add_check`.
+    of :meth:`~flask_healthcheck.HealthCheck.add_check`. The public sees what happened ("wrote,
+    read back and deleted a probe file in 0.4 ms", "cannot write a probe file: permission
+    denied"); the token holder sees the directory or URL (credentials masked) as well.
     """
 
     name = "storage"
@@ -148,26 +122,22 @@ class StorageCheck(BuiltinCheck):
         payload = os.urandom(32)
         started = time.perf_counter()
         if _is_url(location):
-            where = mask_credentials(location)
+            where = f"storage {mask_credentials(location)}"
             self._probe_fsspec(location, where, probe_name, payload)
         else:
-            where = location
-            self._probe_directory(location, probe_name, payload)
-        latency_ms = (time.perf_counter() - started) * 1000
-        return Outcome(
-            True,
-            f"storage {where}: wrote, read back and deleted a probe file in {latency_ms:.1f} ms",
-            observed_value=round(latency_ms, 3),
-            observed_unit="ms",
-        )
+            where = f"storage {location}"
+            self._probe_directory(location, where, probe_name, payload)
+        return answered(where, "wrote, read back and deleted a probe file", started)
 
-    def _probe_directory(self, directory: str, probe_name: str, payload: bytes) -> None:
+    def _probe_directory(self, directory: str, where: str, probe_name: str, payload: bytes) -> None:
         try:
             mode = os.stat(directory).st_mode
+        except FileNotFoundError as exc:
+            raise failure("the directory does not exist", where) from exc
         except OSError as exc:
-            raise CheckError(f"storage {directory}: {_describe_os_error(exc)}") from exc
+            raise failure(describe_os_error(exc), where) from exc
         if not stat.S_ISDIR(mode):
-            raise CheckError(f"storage {directory}: not a directory")
+            raise failure("not a directory", where)
         path = os.path.join(directory, probe_name)
         step = "write"
         created = False
@@ -190,11 +160,9 @@ class StorageCheck(BuiltinCheck):
             os.remove(path)
             created = False
         except _ProbeMismatchError as exc:
-            raise CheckError(f"storage {directory}: {exc}") from exc
+            raise failure(str(exc), where) from exc
         except OSError as exc:
-            raise CheckError(
-                f"storage {directory}: {_STEP_FAILED[step]}: {_describe_os_error(exc)}"
-            ) from exc
+            raise failure(f"{_STEP_FAILED[step]}: {describe_os_error(exc)}", where) from exc
         finally:
             if created:
                 with contextlib.suppress(OSError):
@@ -230,15 +198,11 @@ class StorageCheck(BuiltinCheck):
             fs.rm_file(path)
             written = False
         except (_ProbeMismatchError, MissingDependencyError) as exc:
-            raise CheckError(f"storage {where}: {exc}") from exc
+            raise failure(str(exc), where) from exc
         except OSError as exc:
-            raise CheckError(
-                f"storage {where}: {_STEP_FAILED[step]}: {_describe_os_error(exc)}"
-            ) from exc
+            raise failure(f"{_STEP_FAILED[step]}: {describe_os_error(exc)}", where) from exc
         except Exception as exc:  # backends raise their own errors (botocore, google.api_core)
-            raise CheckError(
-                f"storage {where}: {_STEP_FAILED[step]} ({type(exc).__name__})"
-            ) from exc
+            raise failure(f"{_STEP_FAILED[step]} ({type(exc).__name__})", where) from exc
         finally:
             if written and fs is not None:
                 with contextlib.suppress(Exception):

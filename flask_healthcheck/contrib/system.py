@@ -15,9 +15,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from flask_healthcheck.budget import time_left
 from flask_healthcheck.contrib._base import BuiltinCheck
-from flask_healthcheck.contrib.network import DEFAULT_TIMEOUT
 from flask_healthcheck.exceptions import MissingDependencyError
 from flask_healthcheck.results import Outcome
 
@@ -94,8 +92,9 @@ class DiskCheck(_LimitedCheck):
     ``health.add_check(DiskCheck(["/", "/srv/uploads"]))``. Defaults: warn from 80% used, fail
     from 90%. The percentage is that of ``df`` (space reserved for root counts as used), so
     a volume that refuses the app's writes shows 100%. The observed value is the highest
-    percentage of the paths; the message lists each path with its free bytes. A path that does
-    not exist fails the check.
+    percentage of the paths. The message gives each path's use and free bytes, in the order of
+    *paths*; the paths themselves are named to the token holder only. A path that does not
+    exist fails the check.
 
     The name defaults to ``disk`` and the tags to ``("ready",)``: a full volume takes the
     instance out of service, and restarting it (liveness) would not free a byte.
@@ -124,6 +123,7 @@ class DiskCheck(_LimitedCheck):
 
     def __call__(self) -> Outcome:
         lines: list[str] = []
+        detail: list[str] = []
         passed, warning = True, False
         worst: float | None = None
         for path in self.paths:
@@ -132,22 +132,25 @@ class DiskCheck(_LimitedCheck):
             except OSError as exc:
                 passed = False
                 reason = exc.strerror or type(exc).__name__
-                lines.append(f"{path}: cannot read its file system ({reason.lower()})")
-                continue
-            percent = float(usage.percent)
-            path_passed, path_warning = self._limits.grade(percent)
-            passed, warning = passed and path_passed, warning or path_warning
-            worst = percent if worst is None else max(worst, percent)
-            lines.append(
-                f"{path}: {percent:.1f}% used{self._limits.note(percent)}, "
-                f"{format_bytes(usage.free)} free of {format_bytes(usage.total)}"
-            )
+                line = f"cannot read its file system ({reason.lower()})"
+            else:
+                percent = float(usage.percent)
+                path_passed, path_warning = self._limits.grade(percent)
+                passed, warning = passed and path_passed, warning or path_warning
+                worst = percent if worst is None else max(worst, percent)
+                line = (
+                    f"{percent:.1f}% used{self._limits.note(percent)}, "
+                    f"{format_bytes(usage.free)} free of {format_bytes(usage.total)}"
+                )
+            lines.append(line)
+            detail.append(f"{path}: {line}")
         return Outcome(
             passed,
             "; ".join(lines),
             observed_value=worst,
             observed_unit="%" if worst is not None else None,
             warning=warning,
+            detail="; ".join(detail),
         )
 
 
@@ -256,7 +259,7 @@ class CpuCheck(_LimitedCheck):
             start = _cpu_sample()
         age = now - start.at
         if age < self.interval:
-            budget = time_left(self.timeout if self.timeout is not None else DEFAULT_TIMEOUT)
+            budget = self.time_left()
             time.sleep(max(0.05, min(self.interval - age, budget / 2)))
         end = _cpu_sample()
         with self._lock:

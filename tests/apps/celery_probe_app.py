@@ -13,7 +13,7 @@ import time
 
 from celery import Celery
 
-from flask_healthcheck.contrib.celery import install_worker_probes
+from flask_healthcheck.contrib.celery_worker import install_worker_probes
 
 QUEUE = os.environ.get("CELERY_TEST_QUEUE", "celery")
 

@@ -15,10 +15,13 @@ from typing import Any, ClassVar
 import pytest
 import redis
 from flask import Flask
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from flask_healthcheck import CheckError, HealthCheck, MissingDependencyError
 from flask_healthcheck.contrib.redis import RedisCheck
-from tests.services import REDIS, BlackHole, free_port, private_redis, require
+from tests.contrib.reports import TOKEN, seen
+from tests.services import REDIS, BlackHole, PrivateRedis, free_port, private_redis, require
 
 PASSWORD = "s3cret"
 
@@ -69,24 +72,28 @@ class CountingPool(redis.ConnectionPool):
 def test_passes_on_real_redis_and_reports_latency(redis_url: str) -> None:
     outcome = RedisCheck(redis_url)()
     assert outcome.passed
-    assert outcome.output.startswith("redis at 127.0.0.1:6379 answered PING and SET/GET in ")
+    assert outcome.output.startswith("answered PING and SET/GET in ")
     assert outcome.output.endswith(" ms")
+    assert outcome.detail == f"redis at 127.0.0.1:6379: {outcome.output}"
     assert outcome.observed_unit == "ms"
     assert isinstance(outcome.observed_value, float)
     assert outcome.observed_value > 0
 
 
-def test_reuses_the_app_client_and_its_pool(redis_url: str) -> None:
+def test_app_client_is_probed_with_its_settings_but_never_through_its_pool(
+    secured_port: int,
+) -> None:
     recorder = type("Recorder", (RecordingConnection,), {"sent": []})
-    pool = CountingPool.from_url(redis_url, connection_class=recorder)
+    pool = CountingPool(
+        host="127.0.0.1", port=secured_port, password=PASSWORD, connection_class=recorder
+    )
     client = redis.Redis(connection_pool=pool)
     check = RedisCheck(client)
     for _ in range(3):
-        assert check().passed
-    assert pool.made == 1
-    assert not check.owns_client
-    probe = [args for args in recorder.sent if args[0] in {"PING", "SET", "GET", "DEL"}][-4:]
-    assert [args[0] for args in probe] == ["PING", "SET", "GET", "DEL"]
+        assert check().passed  # the password is the client's
+    assert pool.made == 0  # no connection of the app's was taken or left with other timeouts
+    probe = [args for args in recorder.sent if args[0] in {"PING", "SET", "GET", "DEL"}]
+    assert [args[0] for args in probe] == ["PING", "SET", "GET", "DEL"] * 3
     _, key, _, px, milliseconds = probe[1]
     assert key.startswith("flask_healthcheck:probe:")
     assert px == "PX"
@@ -99,7 +106,58 @@ def test_reuses_the_app_client_and_its_pool(redis_url: str) -> None:
     pool.disconnect()
 
 
-def test_url_check_makes_one_client_and_close_disconnects_it(redis_url: str) -> None:
+def test_app_client_with_retries_and_backoff_is_reported_refused_not_timed_out(
+    make_app: Callable[..., Flask], health: HealthCheck
+) -> None:
+    server = PrivateRedis()
+    try:
+        server.start()
+        # Up to 4 retries waiting 0.5, 1, 1 and 1 s: 3.5 s of backoff before the client says
+        # anything, longer than the check's timeout.
+        client = redis.Redis(
+            host="127.0.0.1",
+            port=server.port,
+            retry=Retry(ExponentialBackoff(cap=1.0, base=0.5), 4),
+            retry_on_error=[redis.ConnectionError],
+        )
+        check = RedisCheck(client, timeout=2, success_ttl=0, failed_ttl=0)
+        health.add_check(check)
+        client_http = make_app(HEALTHCHECK_TOKEN=TOKEN).test_client()
+        assert seen(client_http, "redis").status_code == 200
+        server.stop()
+
+        refused = seen(client_http, "redis")
+
+        assert refused.status_code == 503
+        assert refused.public_output == "connection refused"
+        assert refused.detailed_output == f"redis at 127.0.0.1:{server.port}: connection refused"
+        runner = health.state(client_http.application).runner
+        assert _wait_until(lambda: runner.in_flight_count() == 0, 1.0), "backoff holds a thread"
+        assert client.connection_pool.connection_kwargs["retry"].get_retries() == 4
+        server.start()
+        assert seen(client_http, "redis").status_code == 200
+        check.close()
+        client.close()
+    finally:
+        server.close()
+
+
+def test_kept_connection_is_replaced_after_a_server_restart() -> None:
+    server = PrivateRedis()
+    try:
+        server.start()
+        check = RedisCheck(f"redis://127.0.0.1:{server.port}/0")
+        assert check().passed
+        server.stop()
+        server.start()
+
+        assert check().passed  # not "connection closed": the dead connection was replaced
+        check.close()
+    finally:
+        server.close()
+
+
+def test_check_keeps_one_connection_and_close_disconnects_it(redis_url: str) -> None:
     client_name = f"test-probe-{uuid.uuid4().hex}"
     check = RedisCheck(redis_url, client_options={"client_name": client_name})
     observer = redis.Redis.from_url(redis_url)
@@ -110,11 +168,10 @@ def test_url_check_makes_one_client_and_close_disconnects_it(redis_url: str) -> 
     try:
         for _ in range(3):
             assert check().passed
-        assert check.owns_client
         assert connections() == 1
         check.close()
         assert _wait_until(lambda: connections() == 0, 5)
-        assert check().passed  # a closed check makes a new client when it runs again
+        assert check().passed  # a closed check connects again when it runs again
     finally:
         check.close()
         observer.close()
@@ -134,7 +191,8 @@ def test_fails_with_connection_refused_on_closed_port() -> None:
     port = free_port()
     with pytest.raises(CheckError) as caught:
         RedisCheck(f"redis://127.0.0.1:{port}/0")()
-    assert str(caught.value) == f"redis at 127.0.0.1:{port}: connection refused"
+    assert str(caught.value) == "connection refused"
+    assert caught.value.detail == f"redis at 127.0.0.1:{port}: connection refused"
 
 
 def test_hung_server_times_out_on_time(hung_server: BlackHole) -> None:
@@ -143,7 +201,8 @@ def test_hung_server_times_out_on_time(hung_server: BlackHole) -> None:
     with pytest.raises(CheckError) as caught:
         check()
     assert time.monotonic() - started < 5  # the server never answers
-    assert str(caught.value).startswith(f"redis at 127.0.0.1:{hung_server.port}: timed out after")
+    assert str(caught.value) == "timed out after 0.5 s waiting for a reply"
+    assert caught.value.detail == f"redis at 127.0.0.1:{hung_server.port}: {caught.value}"
     check.close()
 
 
@@ -195,11 +254,10 @@ def test_wrong_password_fails_without_showing_it(secured_port: int) -> None:
     url = f"redis://:wrong-password@127.0.0.1:{secured_port}/0"
     with pytest.raises(CheckError) as caught:
         RedisCheck(url)()
-    message = str(caught.value)
-    assert message == (
-        f"redis at 127.0.0.1:{secured_port}: authentication failed: wrong user name or password"
+    assert str(caught.value) == "authentication failed"
+    assert caught.value.detail == (
+        f"redis at 127.0.0.1:{secured_port}: authentication failed (wrong user name or password)"
     )
-    assert "wrong-password" not in message
 
 
 def test_missing_password_fails_saying_one_is_required(secured_port: int) -> None:
@@ -211,29 +269,36 @@ def test_right_password_passes(secured_port: int) -> None:
     check = RedisCheck(f"redis://:{PASSWORD}@127.0.0.1:{secured_port}/3")
     outcome = check()
     assert outcome.passed
-    assert outcome.output.startswith(f"redis at 127.0.0.1:{secured_port} (db 3) answered PING")
-    assert PASSWORD not in outcome.output
+    assert outcome.detail is not None
+    assert outcome.detail.startswith(f"redis at 127.0.0.1:{secured_port} (db 3): answered PING")
+    assert PASSWORD not in outcome.detail
     check.close()
 
 
 def test_missing_database_index_fails_naming_it(secured_port: int) -> None:
     with pytest.raises(CheckError) as caught:
         RedisCheck(f"redis://:{PASSWORD}@127.0.0.1:{secured_port}/99")()
-    assert str(caught.value) == (
+    assert str(caught.value) == "database 99 does not exist on the server"
+    assert caught.value.detail == (
         f"redis at 127.0.0.1:{secured_port} (db 99): "
         "database 99 does not exist on the server (SELECT 99 refused)"
     )
 
 
-def test_failure_through_the_endpoint_shows_no_password(
+def test_failure_through_the_endpoint_shows_the_address_to_the_token_holder_only(
     make_app: Callable[..., Flask], health: HealthCheck, secured_port: int
 ) -> None:
-    app = make_app()
+    app = make_app(HEALTHCHECK_TOKEN=TOKEN)
     health.add_check(RedisCheck(f"redis://:wrong-password@127.0.0.1:{secured_port}/0"))
-    response = app.test_client().get("/healthz/redis?format=text")
-    assert response.status_code == 503
-    assert b"authentication failed" in response.data
-    assert b"wrong-password" not in response.data
+    client = app.test_client()
+    public = client.get("/healthz/redis?format=text").get_data(as_text=True)
+    detailed = client.get(
+        "/healthz/redis?format=text", headers={"Authorization": f"Bearer {TOKEN}"}
+    ).get_data(as_text=True)
+    assert public.startswith("[-]redis failed: authentication failed\n")
+    assert str(secured_port) not in public
+    assert f"127.0.0.1:{secured_port}: authentication failed (wrong" in detailed
+    assert "wrong-password" not in public + detailed
 
 
 def test_defaults_name_and_tags_and_takes_overrides(health: HealthCheck, redis_url: str) -> None:

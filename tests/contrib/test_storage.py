@@ -52,9 +52,8 @@ def memory_root() -> Iterator[str]:
 def test_passes_in_a_writable_directory_and_leaves_nothing(tmp_path: Path) -> None:
     outcome = StorageCheck(str(tmp_path))()
     assert outcome.passed
-    assert outcome.output.startswith(
-        f"storage {tmp_path}: wrote, read back and deleted a probe file in "
-    )
+    assert outcome.detail == f"storage {tmp_path}: {outcome.output}"
+    assert outcome.output.startswith("wrote, read back and deleted a probe file in ")
     assert outcome.observed_unit == "ms"
     assert isinstance(outcome.observed_value, float)
     assert os.listdir(tmp_path) == []
@@ -75,7 +74,8 @@ def test_fails_when_the_directory_does_not_exist(tmp_path: Path) -> None:
     missing = tmp_path / "uploads"
     with pytest.raises(CheckError) as caught:
         StorageCheck(missing)()
-    assert str(caught.value) == f"storage {missing}: the directory does not exist"
+    assert str(caught.value) == "the directory does not exist"
+    assert caught.value.detail == f"storage {missing}: the directory does not exist"
 
 
 def test_fails_when_the_path_is_a_file(tmp_path: Path) -> None:
@@ -83,7 +83,8 @@ def test_fails_when_the_path_is_a_file(tmp_path: Path) -> None:
     regular.write_text("not a directory")
     with pytest.raises(CheckError) as caught:
         StorageCheck(regular)()
-    assert str(caught.value) == f"storage {regular}: not a directory"
+    assert str(caught.value) == "not a directory"
+    assert caught.value.detail == f"storage {regular}: not a directory"
 
 
 def test_fails_clearly_in_a_read_only_directory(tmp_path: Path) -> None:
@@ -100,7 +101,8 @@ def test_fails_clearly_in_a_read_only_directory(tmp_path: Path) -> None:
     with context as directory:
         with pytest.raises(CheckError) as caught:
             StorageCheck(directory)()
-        assert str(caught.value) == f"storage {directory}: cannot write a probe file: {expected}"
+        assert str(caught.value) == f"cannot write a probe file: {expected}"
+        assert caught.value.detail == f"storage {directory}: {caught.value}"
         assert probes_in(directory) == []
 
 
@@ -109,9 +111,8 @@ def test_fails_on_a_full_volume_and_removes_its_probe(tmp_path: Path) -> None:
         fill(volume)
         with pytest.raises(CheckError) as caught:
             StorageCheck(volume)()
-        assert str(caught.value) == (
-            f"storage {volume}: cannot write a probe file: no space left on device"
-        )
+        assert caught.value.detail == f"storage {volume}: {caught.value}"
+        assert str(caught.value) == ("cannot write a probe file: no space left on device")
         assert probes_in(volume) == []
 
 
@@ -152,7 +153,8 @@ def test_passes_on_an_fsspec_memory_url_and_leaves_nothing(memory_root: str) -> 
     url = f"memory://{memory_root}/uploads"
     outcome = StorageCheck(url)()
     assert outcome.passed
-    assert outcome.output.startswith(f"storage {url}: wrote, read back and deleted a probe file")
+    assert outcome.output.startswith("wrote, read back and deleted a probe file")
+    assert outcome.detail == f"storage {url}: {outcome.output}"
     assert MemoryFileSystem().find(memory_root) == []
 
 
@@ -166,9 +168,8 @@ def test_fails_on_a_file_url_whose_directory_does_not_exist(tmp_path: Path) -> N
     url = f"file://{tmp_path}/missing"
     with pytest.raises(CheckError) as caught:
         StorageCheck(url)()
-    assert str(caught.value) == (
-        f"storage {url}: cannot write a probe file: the directory does not exist"
-    )
+    assert caught.value.detail == f"storage {url}: {caught.value}"
+    assert str(caught.value) == ("cannot write a probe file: no such file or directory")
 
 
 class _UnreadableMemory(MemoryFileSystem):
@@ -205,7 +206,8 @@ def test_removes_its_probe_when_reading_back_fails(
     url = f"{protocol}://{memory_root}"
     with pytest.raises(CheckError) as caught:
         StorageCheck(url)()
-    assert str(caught.value) == f"storage {url}: {reason}"
+    assert str(caught.value) == reason
+    assert caught.value.detail == f"storage {url}: {reason}"
     assert MemoryFileSystem().find(memory_root) == []
 
 
