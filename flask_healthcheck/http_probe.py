@@ -15,22 +15,22 @@ UNKNOWN (unreachable, timed out, not a report, or a usage error); it takes ``che
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import sys
 import time
 from collections.abc import Sequence
-from typing import NoReturn
 from urllib.parse import urlsplit
 
 from . import __version__
+from .arguments import Parser, UsageError, seconds
+from .exceptions import HealthCheckError
 
 #: Bytes read of an answer at most; a health report is far smaller.
 MAX_ANSWER = 4 * 1024 * 1024
 DEFAULT_TIMEOUT = 3.0
 
 
-class ProbeError(Exception):
+class ProbeError(HealthCheckError):
     """The endpoint could not be asked: a bad URL, a refused connection, a timeout."""
 
 
@@ -120,52 +120,10 @@ def _read_all(connection: socket.socket, deadline: float) -> bytes:
 # -- command line ----------------------------------------------------------------------------
 #
 # argparse costs about 1.5 ms of a probe's cold start (python -X importtime), which the json
-# module, now imported by nagios only, pays back; _Formatter saves the 2 ms of shutil.
+# module, now imported by nagios only, pays back (see flask_healthcheck.arguments).
 
 #: The path ``nagios -H HOST`` asks when no ``-u`` is given: the extension's default path.
 DEFAULT_PATH = "/healthz"
-
-
-class UsageError(Exception):
-    """Options that cannot be run; the command says why and exits with its usage code."""
-
-
-class _Formatter(argparse.HelpFormatter):
-    """argparse's help layout, with the terminal's width found without importing shutil.
-
-    argparse makes a formatter for every option it adds, and the default one imports shutil
-    for :func:`shutil.get_terminal_size`: 2 ms of a cold start that prints no help.
-    """
-
-    def __init__(self, prog: str) -> None:
-        try:
-            columns = int(os.environ["COLUMNS"])
-        except (KeyError, ValueError):
-            try:
-                columns = os.get_terminal_size().columns  # of the standard output
-            except (ValueError, OSError):
-                columns = 80
-        super().__init__(prog, width=max(columns - 2, 20))
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, whose usage errors the command reports itself, with its own exit code."""
-
-    def __init__(self, prog: str, description: str) -> None:
-        super().__init__(prog=prog, description=description, formatter_class=_Formatter)
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be more than zero seconds: {text!r}")
-    return value
 
 
 def _token(text: str) -> str:
@@ -190,7 +148,7 @@ def _add_request_options(parser: argparse.ArgumentParser, *, timeout_flags: Sequ
     parser.add_argument(
         *timeout_flags,
         dest="timeout",
-        type=_seconds,
+        type=seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help=f"give up after this long, connecting included (default: {DEFAULT_TIMEOUT:g})",
@@ -202,8 +160,8 @@ def _add_request_options(parser: argparse.ArgumentParser, *, timeout_flags: Sequ
     )
 
 
-def _probe_parser() -> _Parser:
-    parser = _Parser(
+def _probe_parser() -> Parser:
+    parser = Parser(
         prog="flask-healthcheck probe",
         description=(
             "Ask an HTTP endpoint, for an exec probe. Exit 0 when it answers 2xx, 1 otherwise "
@@ -217,8 +175,8 @@ def _probe_parser() -> _Parser:
     return parser
 
 
-def _nagios_parser() -> _Parser:
-    parser = _Parser(
+def _nagios_parser() -> Parser:
+    parser = Parser(
         prog="flask-healthcheck nagios",
         description=(
             "A Nagios plugin: read the JSON report of an endpoint and print one status line with "
@@ -246,26 +204,18 @@ def _nagios_parser() -> _Parser:
     parser.add_argument(
         "-w",
         "--warning",
-        type=_seconds,
+        type=seconds,
         metavar="SECONDS",
         help="WARNING when the answer takes longer than this",
     )
     parser.add_argument(
         "-c",
         "--critical",
-        type=_seconds,
+        type=seconds,
         metavar="SECONDS",
         help="CRITICAL when the answer takes longer than this",
     )
     return parser
-
-
-def _parse(parser: _Parser, argv: Sequence[str]) -> argparse.Namespace | int:
-    """The options, or the exit code of ``--help`` and ``--version`` (printed by argparse)."""
-    try:
-        return parser.parse_args(argv)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 0
 
 
 def _endpoint(options: argparse.Namespace) -> str:
@@ -297,7 +247,7 @@ def probe_main(argv: Sequence[str]) -> int:
     """``flask-healthcheck probe URL [--timeout 3] [--token T]``: exit 0 on a 2xx answer."""
     parser = _probe_parser()
     try:
-        options = _parse(parser, argv)
+        options = parser.parse(argv)
     except UsageError as exc:
         parser.print_usage(sys.stderr)
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
@@ -332,7 +282,7 @@ def nagios_main(argv: Sequence[str]) -> int:
 
     parser = _nagios_parser()
     try:
-        options = _parse(parser, argv)
+        options = parser.parse(argv)
         if isinstance(options, int):
             return options
         url = _endpoint(options)

@@ -29,26 +29,25 @@ from __future__ import annotations
 import argparse
 import enum
 import os
-import socket
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
 
+from .arguments import Parser, UsageError, seconds
+from .contrib._celery_files import (
+    DEFAULT_LIVENESS_FILE,
+    DEFAULT_READINESS_FILE,
+    LIVENESS_FILE_ENV,
+    READINESS_FILE_ENV,
+    WORKER_NAME_ENV,
+    default_worker_name,
+    probe_file_path,
+)
 from .exceptions import CheckError
 from .redact import mask_credentials
 
-#: Environment variables the worker side and the worker command both read for the file paths.
-LIVENESS_FILE_ENV = "HEALTHCHECK_CELERY_LIVENESS_FILE"
-READINESS_FILE_ENV = "HEALTHCHECK_CELERY_READINESS_FILE"
-#: Where the files are when neither an option nor the environment says.
-DEFAULT_LIVENESS_FILE = Path(tempfile.gettempdir()) / "celery_worker.live"
-DEFAULT_READINESS_FILE = Path(tempfile.gettempdir()) / "celery_worker.ready"
-#: The worker's node name, as container images commonly pass it to ``celery worker -n``.
-WORKER_NAME_ENV = "CELERY_WORKER_NAME"
 #: The broker URL, when ``--broker`` is not given.
 BROKER_URL_ENV = "CELERY_BROKER_URL"
 
@@ -64,11 +63,6 @@ class ExitCode(enum.IntEnum):
     NOT_READY = 2
     PING_FAILED = 3
     USAGE = 4
-
-
-def default_worker_name() -> str:
-    """``$CELERY_WORKER_NAME``, else Celery's default node name ``celery@<hostname>``."""
-    return os.environ.get(WORKER_NAME_ENV) or f"celery@{socket.gethostname()}"
 
 
 @dataclass(frozen=True)
@@ -184,34 +178,6 @@ def run_worker_probe(probe: WorkerProbe) -> tuple[ProbeFailure | None, list[str]
 # -- command line ----------------------------------------------------------------------------
 
 
-class UsageError(Exception):
-    """Options that cannot be run; exits with the parser's usage code."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """An argument parser whose usage errors exit with a code each subcommand chooses.
-
-    argparse exits with 2, which ``worker`` uses for "not ready"; a typo in a probe must not
-    look like a worker that is not ready.
-    """
-
-    usage_exit_code: int = ExitCode.USAGE
-
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(self.usage_exit_code, f"{self.prog}: error: {message}\n")
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be more than zero seconds: {text!r}")
-    return value
-
-
 def _switch(group: argparse._ArgumentGroup, check: str, *, on: str, off: str) -> None:
     """``--CHECK`` (also ``--no-skip-CHECK``) and ``--skip-CHECK``, setting ``options.CHECK``."""
     group.add_argument(
@@ -220,10 +186,10 @@ def _switch(group: argparse._ArgumentGroup, check: str, *, on: str, off: str) ->
     group.add_argument(f"--skip-{check}", dest=check, action="store_const", const=False, help=off)
 
 
-def _add_worker_command(commands: argparse._SubParsersAction[_Parser]) -> None:
-    worker = commands.add_parser(
-        "worker",
-        help="check a Celery worker: its probe files, and a ping through the broker",
+def worker_parser() -> Parser:
+    """The parser of ``flask-healthcheck worker``."""
+    worker = Parser(
+        prog="flask-healthcheck worker",
         description=(
             "Check a Celery worker from inside its container, without importing the app. "
             "A check runs when asked for: liveness with --liveness-file (or --liveness), "
@@ -241,7 +207,7 @@ def _add_worker_command(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     liveness.add_argument(
         "--max-age",
-        type=_seconds,
+        type=seconds,
         default=DEFAULT_MAX_AGE,
         metavar="SECONDS",
         help="fail when the file is older than this; at least twice the worker's interval "
@@ -280,21 +246,12 @@ def _add_worker_command(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     ping.add_argument(
         "--timeout",
-        type=_seconds,
+        type=seconds,
         default=DEFAULT_PING_TIMEOUT,
         metavar="SECONDS",
         help=f"how long to wait for the broker and the reply (default: {DEFAULT_PING_TIMEOUT:g})",
     )
-    worker.set_defaults(handler=_worker)
-
-
-def probe_file_path(given: str | os.PathLike[str] | None, variable: str, default: Path) -> Path:
-    """The path of a probe file: *given*, else the environment variable *variable*, else
-    *default*. The worker side and this command both find the files this way."""
-    if given is not None:
-        return Path(given)
-    from_environment = os.environ.get(variable)
-    return Path(from_environment) if from_environment else default
+    return worker
 
 
 def worker_probe_from_options(options: argparse.Namespace) -> WorkerProbe:
@@ -333,11 +290,17 @@ def worker_probe_from_options(options: argparse.Namespace) -> WorkerProbe:
     )
 
 
-def _worker(options: argparse.Namespace) -> int:
+def worker_main(argv: Sequence[str]) -> int:
+    """``flask-healthcheck worker ...``; returns the exit code."""
+    parser = worker_parser()
     try:
+        options = parser.parse(argv)
+        if isinstance(options, int):
+            return options
         probe = worker_probe_from_options(options)
     except UsageError as exc:
-        print(f"flask-healthcheck worker: error: {exc}", file=sys.stderr)
+        parser.print_usage(sys.stderr)
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return ExitCode.USAGE
     failure, passed = run_worker_probe(probe)
     if failure is not None:
@@ -345,20 +308,3 @@ def _worker(options: argparse.Namespace) -> int:
         return failure.code
     print(f"ok: {'; '.join(passed)}")
     return ExitCode.OK
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The parser of ``flask-healthcheck``; each subcommand sets its ``handler``."""
-    parser = _Parser(
-        prog="flask-healthcheck",
-        description="Health probes for containers, run without importing the Flask app.",
-    )
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    _add_worker_command(commands)
-    return parser
-
-
-def worker_main(argv: Sequence[str]) -> int:
-    """``flask-healthcheck worker ...``; returns the exit code."""
-    options = build_parser().parse_args(["worker", *argv])
-    return int(options.handler(options))

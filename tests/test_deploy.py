@@ -23,13 +23,9 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from flask_healthcheck import LIVE, Settings, console
+from flask_healthcheck.contrib._celery_files import LIVENESS_FILE_ENV, READINESS_FILE_ENV
 from flask_healthcheck.probe_port import ENDPOINTS as PROBE_PORT_ENDPOINTS
-from flask_healthcheck.worker_probe import (
-    LIVENESS_FILE_ENV,
-    READINESS_FILE_ENV,
-    build_parser,
-    worker_probe_from_options,
-)
+from flask_healthcheck.worker_probe import worker_parser, worker_probe_from_options
 from sample_app import create_app
 from sample_app.settings import healthcheck_settings
 from sample_app.tasks import WORKER_PROBE_INTERVAL
@@ -232,7 +228,7 @@ def worker_command_passes(
     *environment*, then run it against fresh probe files; it must pass."""
     for key, value in environment.items():
         monkeypatch.setenv(key, value)
-    options = build_parser().parse_args(["worker", *arguments])
+    options = worker_parser().parse_args(arguments)
     probe = worker_probe_from_options(options)
     assert probe.broker_url is None, "the sample's worker probes read files; no broker ping"
     if probe.liveness_file is not None:

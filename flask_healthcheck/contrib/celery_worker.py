@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from flask_healthcheck.exceptions import MissingDependencyError
-from flask_healthcheck.worker_probe import (
+from flask_healthcheck.contrib._celery_files import (
     DEFAULT_LIVENESS_FILE,
     DEFAULT_READINESS_FILE,
     LIVENESS_FILE_ENV,
     READINESS_FILE_ENV,
     probe_file_path,
 )
+from flask_healthcheck.exceptions import MissingDependencyError
 
 try:
     from celery import Celery, bootsteps, signals

@@ -26,6 +26,7 @@ import pytest
 from celery import Celery
 
 from flask_healthcheck import CheckError, HealthCheck, MissingDependencyError, Outcome
+from flask_healthcheck.contrib._celery_files import DEFAULT_LIVENESS_FILE
 from flask_healthcheck.contrib.celery import (
     CeleryBrokerCheck,
     CeleryQueueCheck,
@@ -34,13 +35,12 @@ from flask_healthcheck.contrib.celery import (
 from flask_healthcheck.contrib.celery_worker import install_worker_probes
 from flask_healthcheck.redact import mask_credentials as masked
 from flask_healthcheck.worker_probe import (
-    DEFAULT_LIVENESS_FILE,
     ExitCode,
     WorkerProbe,
-    build_parser,
     check_liveness_file,
     check_readiness_file,
     run_worker_probe,
+    worker_parser,
     worker_probe_from_options,
 )
 from tests.services import RABBITMQ, REDIS, Service, black_hole, free_port, private_redis, require
@@ -619,10 +619,10 @@ def test_worker_options_choose_checks_and_files(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("HEALTHCHECK_CELERY_READINESS_FILE", "/run/worker.ready")
     monkeypatch.setenv("CELERY_WORKER_NAME", "celery@pod-1")
     monkeypatch.setenv("CELERY_BROKER_URL", "redis://redis:6379/0")
-    parser = build_parser()
+    parser = worker_parser()
 
     def probe(*args: str) -> WorkerProbe:
-        return worker_probe_from_options(parser.parse_args(["worker", *args]))
+        return worker_probe_from_options(parser.parse_args(args))
 
     assert probe("--liveness") == WorkerProbe(
         liveness_file=DEFAULT_LIVENESS_FILE, worker_names=("celery@pod-1",)
@@ -705,13 +705,16 @@ def _imported_modules(module: str) -> set[str]:
 def test_the_worker_side_the_checks_and_the_command_import_in_one_direction() -> None:
     checks = "flask_healthcheck.contrib.celery"
     worker_side = "flask_healthcheck.contrib.celery_worker"
+    files = "flask_healthcheck.contrib._celery_files"
     command = "flask_healthcheck.worker_probe"
 
-    # The worker side reads the command's file settings; the command pings with the checks'
-    # ping_workers; the checks need neither.
-    assert command in _imported_modules(worker_side)
+    # The worker side and the command share where the files are; the command pings with the
+    # checks' ping_workers; the checks need neither, and the worker side needs no command.
+    assert files in _imported_modules(worker_side)
+    assert files in _imported_modules(command)
     assert checks in _imported_modules(command)
     assert not {worker_side, command} & _imported_modules(checks)
+    assert command not in _imported_modules(worker_side)
     assert worker_side not in _imported_modules(command)
 
 
