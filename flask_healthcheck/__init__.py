@@ -31,6 +31,7 @@ _EXPORTS = {
     "CheckResult": ".results",
     "Outcome": ".results",
     "Report": ".results",
+    "ServiceInfo": ".results",
     "Status": ".results",
     "time_left": ".budget",
 }
@@ -51,6 +52,7 @@ __all__ = [
     "MissingDependencyError",
     "Outcome",
     "Report",
+    "ServiceInfo",
     "Settings",
     "Status",
     "StatusChange",
@@ -76,7 +78,7 @@ if TYPE_CHECKING:
     )
     from .extension import HealthCheck
     from .registry import LIVE, READY, STARTUP, CheckSpec
-    from .results import CheckResult, Outcome, Report, Status
+    from .results import CheckResult, Outcome, Report, ServiceInfo, Status
     from .state import AppState
 
 
