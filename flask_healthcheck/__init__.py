@@ -22,6 +22,7 @@ _EXPORTS = {
     "UnknownCheckError": ".exceptions",
     "UnknownFormatError": ".exceptions",
     "HealthCheck": ".extension",
+    "EnvironmentDump": ".environment",
     "AppState": ".state",
     "Settings": ".config",
     "CheckSpec": ".registry",
@@ -47,6 +48,7 @@ __all__ = [
     "CheckSpec",
     "ConfigurationError",
     "Endpoint",
+    "EnvironmentDump",
     "HealthCheck",
     "HealthCheckError",
     "MissingDependencyError",
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
     from .budget import time_left
     from .config import Settings
     from .endpoints import Endpoint
+    from .environment import EnvironmentDump
     from .events import StatusChange
     from .exceptions import (
         CheckError,
