@@ -22,6 +22,7 @@ _EXPORTS = {
     "UnknownCheckError": ".exceptions",
     "UnknownFormatError": ".exceptions",
     "HealthCheck": ".extension",
+    "EnvironmentDump": ".environment",
     "AppState": ".state",
     "Settings": ".config",
     "CheckSpec": ".registry",
@@ -31,6 +32,7 @@ _EXPORTS = {
     "CheckResult": ".results",
     "Outcome": ".results",
     "Report": ".results",
+    "ServiceInfo": ".results",
     "Status": ".results",
     "time_left": ".budget",
 }
@@ -46,11 +48,13 @@ __all__ = [
     "CheckSpec",
     "ConfigurationError",
     "Endpoint",
+    "EnvironmentDump",
     "HealthCheck",
     "HealthCheckError",
     "MissingDependencyError",
     "Outcome",
     "Report",
+    "ServiceInfo",
     "Settings",
     "Status",
     "StatusChange",
@@ -65,6 +69,7 @@ if TYPE_CHECKING:
     from .budget import time_left
     from .config import Settings
     from .endpoints import Endpoint
+    from .environment import EnvironmentDump
     from .events import StatusChange
     from .exceptions import (
         CheckError,
@@ -76,7 +81,7 @@ if TYPE_CHECKING:
     )
     from .extension import HealthCheck
     from .registry import LIVE, READY, STARTUP, CheckSpec
-    from .results import CheckResult, Outcome, Report, Status
+    from .results import CheckResult, Outcome, Report, ServiceInfo, Status
     from .state import AppState
 
 

@@ -8,14 +8,17 @@ deployment can change what the code chose.
 from __future__ import annotations
 
 import difflib
+import importlib.metadata
 import math
 import socket
+import sys
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 from .endpoints import GATEABLE, Endpoint
 from .exceptions import ConfigurationError
+from .redact import MASK, is_secret_name
 
 PREFIX = "HEALTHCHECK_"
 
@@ -32,10 +35,27 @@ def _seconds(*, allow_zero: bool) -> Callable[[str, object], float]:
     return validate
 
 
-def _http_status(key: str, value: object) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and 200 <= value <= 599:
-        return value
-    raise ConfigurationError(f"{key} must be an HTTP status code from 200 to 599; got {value!r}")
+def _ttl(key: str, value: object) -> float:
+    """Seconds a result is reused; None is 0 (never reused), as the Runscope library read it."""
+    return 0.0 if value is None else _seconds(allow_zero=True)(key, value)
+
+
+def _status(low: int, high: int, why: str) -> Callable[[str, object], int]:
+    def validate(key: str, value: object) -> int:
+        if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+            return value
+        raise ConfigurationError(
+            f"{key} must be an HTTP status code from {low} to {high}, {why}; got {value!r}"
+        )
+
+    return validate
+
+
+# Kubernetes, load balancers and monitors read a status from 200 to 399 as a pass and any other
+# as a failure: a success status outside that range, or a failure status inside it, would make
+# every probe read the opposite of the report (and the two could never be told apart).
+_success_status = _status(200, 399, "which probes read as a pass")
+_failed_status = _status(400, 599, "which probes read as a failure (below 400 they read a pass)")
 
 
 def _path(key: str, value: object) -> str:
@@ -100,15 +120,26 @@ def _host(key: str, value: object) -> str:
     )
 
 
+def _output_limit(key: str, value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 100:
+        return value
+    raise ConfigurationError(
+        f"{key} must be a whole number of characters, 100 or more; got {value!r}"
+    )
+
+
 def _flag(key: str, value: object) -> bool:
     if isinstance(value, bool):
         return value
     raise ConfigurationError(f"{key} must be True or False; got {value!r}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Settings:
-    """The options of one app, validated. Field ``timeout`` is key ``HEALTHCHECK_TIMEOUT``."""
+    """The options of one app, validated. Field ``timeout`` is key ``HEALTHCHECK_TIMEOUT``.
+
+    Its ``repr()`` shows a secret setting (the token) as ``***``.
+    """
 
     #: Base path of the endpoints.
     path: str = "/healthz"
@@ -116,13 +147,13 @@ class Settings:
     timeout: float = 2.0
     #: Seconds a request waits for its checks at most; later checks are reported timed out.
     deadline: float = 3.0
-    #: Seconds a passing result is reused before the check runs again (0: never reused).
+    #: Seconds a passing result is reused before the check runs again (0 or None: never).
     success_ttl: float = 10.0
-    #: Seconds a failing result is reused before the check runs again (0: never reused).
+    #: Seconds a failing result is reused before the check runs again (0 or None: never).
     failed_ttl: float = 3.0
-    #: Status of an answer whose critical checks all pass.
+    #: Status of an answer whose critical checks all pass: 200 to 399.
     success_status: int = 200
-    #: Status of an answer with a failing critical check.
+    #: Status of an answer with a failing critical check: 400 to 599.
     failed_status: int = 503
     #: Bearer token that unlocks full details (exception texts); None: details are never shown.
     token: str | None = None
@@ -147,6 +178,30 @@ class Settings:
     #: Address the probe port listens on.
     probe_host: str = "0.0.0.0"  # noqa: S104 (probes come from outside the container)
 
+    #: Characters of a check's output (and of its detail) kept; the rest is cut, with a marker
+    #: that says how much.
+    output_limit: int = 4096
+    #: Seconds after which the HTML page reloads itself (a ``Refresh`` header); 0: never.
+    page_refresh: int = 30
+    #: health+json ``serviceId``; None: the app's name.
+    service_id: str | None = None
+    #: health+json ``version``; None: the app's package's ``__version__`` or installed
+    #: version, else left out.
+    version: str | None = None
+    #: health+json ``releaseId``; None: left out.
+    release_id: str | None = None
+    #: health+json ``description``; None: the endpoint and the host (``readyz of web-7f9c``).
+    description: str | None = None
+
+    def __repr__(self) -> str:
+        shown = (
+            f"{field.name}={MASK!r}"
+            if is_secret_name(field.name) and getattr(self, field.name) is not None
+            else f"{field.name}={getattr(self, field.name)!r}"
+            for field in fields(self)
+        )
+        return f"{type(self).__name__}({', '.join(shown)})"
+
     @classmethod
     def key(cls, option: str) -> str:
         """The config key of an option: ``timeout`` is ``HEALTHCHECK_TIMEOUT``."""
@@ -158,13 +213,25 @@ class Settings:
         return frozenset(field.name for field in fields(cls))
 
     @classmethod
-    def from_config(cls, config: MutableMapping[str, Any], defaults: Mapping[str, Any]) -> Settings:
-        """Apply *defaults* to *config* with ``setdefault``, then read and validate every key."""
+    def from_config(
+        cls,
+        config: Mapping[str, Any],
+        defaults: Mapping[str, Any],
+        *,
+        app_name: str | None = None,
+        import_name: str | None = None,
+    ) -> Settings:
+        """Read and validate every key of *config*, with *defaults* for the keys it lacks.
+
+        *config* is not changed (:meth:`write_defaults` does that once the app is set up), so
+        a failed ``init_app`` leaves it as it was. *app_name* is the default ``service_id``;
+        the package of *import_name* may tell the ``version``.
+        """
         values: dict[str, Any] = {}
         for field in fields(cls):
             key = cls.key(field.name)
-            config.setdefault(key, defaults.get(field.name, field.default))
-            values[field.name] = _VALIDATORS[field.name](key, config[key])
+            value = config[key] if key in config else defaults.get(field.name, field.default)
+            values[field.name] = _VALIDATORS[field.name](key, value)
         known = {cls.key(field.name) for field in fields(cls)}
         for key in config:
             if isinstance(key, str) and key.startswith(PREFIX) and key not in known:
@@ -176,17 +243,43 @@ class Settings:
                 )
         if values["hostname"] is None:
             values["hostname"] = socket.gethostname()
+        if values["service_id"] is None and app_name is not None:
+            values["service_id"] = app_name
+        if values["version"] is None and import_name is not None:
+            values["version"] = discover_version(import_name)
         return cls(**values)
+
+    @classmethod
+    def write_defaults(cls, config: MutableMapping[str, Any], defaults: Mapping[str, Any]) -> None:
+        """Put every key *config* lacks into it, with its value from *defaults* or the
+        default, so that ``app.config`` shows what the app runs with."""
+        for field in fields(cls):
+            config.setdefault(cls.key(field.name), defaults.get(field.name, field.default))
+
+
+def discover_version(import_name: str) -> str | None:
+    """The version of the app's top-level package: its ``__version__``, else the version of
+    the installed distribution of that name; None when neither is known."""
+    top = import_name.partition(".")[0]
+    version = getattr(sys.modules.get(top), "__version__", None)
+    if isinstance(version, str) and version:
+        return version
+    if top == "__main__":
+        return None
+    try:
+        return importlib.metadata.version(top)
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return None
 
 
 _VALIDATORS: dict[str, Callable[[str, object], Any]] = {
     "path": _path,
     "timeout": _seconds(allow_zero=False),
     "deadline": _seconds(allow_zero=False),
-    "success_ttl": _seconds(allow_zero=True),
-    "failed_ttl": _seconds(allow_zero=True),
-    "success_status": _http_status,
-    "failed_status": _http_status,
+    "success_ttl": _ttl,
+    "failed_ttl": _ttl,
+    "success_status": _success_status,
+    "failed_status": _failed_status,
     "token": _optional_text,
     "hostname": _optional_text,
     "sentry": _flag,
@@ -197,6 +290,12 @@ _VALIDATORS: dict[str, Callable[[str, object], Any]] = {
     "metrics": _flag,
     "probe_port": _optional_port,
     "probe_host": _host,
+    "output_limit": _output_limit,
+    "page_refresh": _count(allow_zero=True),
+    "service_id": _optional_text,
+    "version": _optional_text,
+    "release_id": _optional_text,
+    "description": _optional_text,
 }
 
 
@@ -208,3 +307,10 @@ def validate_check_seconds(option: str, value: object, *, allow_zero: bool) -> f
         return _seconds(allow_zero=allow_zero)(option, value)
     except ConfigurationError as exc:
         raise ValueError(str(exc)) from None
+
+
+def validate_setting(option: str, value: object, key: str | None = None) -> Any:
+    """*value* validated as the setting *option* (``"token"``, ``"path"``) is; the
+    :class:`~flask_healthcheck.ConfigurationError` names *key*, by default the option's
+    ``HEALTHCHECK_*`` key."""
+    return _VALIDATORS[option](key or Settings.key(option), value)

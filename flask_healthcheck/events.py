@@ -64,8 +64,16 @@ class Events:
         self._lock = threading.Lock()
 
     def changed(self, change: StatusChange) -> None:
-        """Log *change* and tell every change listener."""
-        log = logger.info if change.passed else logger.warning
+        """Log *change* and tell every change listener.
+
+        The change of an endpoint is logged at ``WARNING`` when it fails and ``INFO`` when it
+        passes again; that of a check at ``DEBUG``, since the runner logs each check's
+        failure and recovery itself, with the reason that only the log may show.
+        """
+        if change.kind == "check":
+            log = logger.debug
+        else:
+            log = logger.info if change.passed else logger.warning
         before = {None: "unknown", True: "passing", False: "failing"}[change.previous]
         after = "passing" if change.passed else "failing"
         log(

@@ -8,6 +8,7 @@ Nothing below this module looks the extension up: each part is handed what it ne
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
 import threading
@@ -15,13 +16,14 @@ import weakref
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask, Response, current_app, has_app_context, has_request_context, request
 
 from . import probe_port
 from .availability import Availability
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Settings
 from .events import AnswerListener, ChangeListener, Events
+from .exceptions import ConfigurationError
 from .lifecycle import Lifecycle
 from .metrics import HealthMetrics
 from .middleware import LivenessFastPath, RequestTracker
@@ -30,7 +32,7 @@ from .results import Report
 from .runner import Runner, Transition
 from .scheduler import Scheduler
 from .state import AppState
-from .views import make_blueprint
+from .views import BLUEPRINT_NAME, make_blueprint, report_response
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -49,6 +51,13 @@ def _report_to_sentry(transition: Transition) -> None:
         from . import sentry  # imports sentry_sdk
 
         sentry.report_transition(transition)
+
+
+def _is_own_view(health: HealthCheck, view: Callable[..., Any]) -> bool:
+    """True when *view* (or the function it wraps, through ``functools.wraps``) is
+    ``health.check`` or ``health.run``: Runscope's and py-healthcheck's report views."""
+    view = inspect.unwrap(view)
+    return view in (health.check, health.run)
 
 
 def _unproxied(app: Flask) -> Flask:
@@ -103,8 +112,12 @@ class HealthCheck:
     def init_app(self, app: Flask, path: str | None = None) -> None:
         """Validate the app's ``HEALTHCHECK_*`` keys and register the endpoints on it.
 
-        Raises :class:`~flask_healthcheck.ConfigurationError` naming a key with a bad value, and
-        ``RuntimeError`` if the app already has a ``HealthCheck``.
+        Raises :class:`~flask_healthcheck.ConfigurationError` naming a key with a bad value, or
+        what stands in the way of the endpoints (a blueprint named ``healthcheck``, a route
+        at their path, a probe port in use), and ``RuntimeError`` if the app already has a
+        ``HealthCheck``. It changes the app only once nothing can fail any more: after an
+        error the app is as it was (no ``app.extensions`` entry, no route, no middleware, no
+        thread, no key written into ``app.config``), so a retry after the fix works.
         """
         app = _unproxied(app)
         if EXTENSION_KEY in app.extensions:
@@ -115,7 +128,10 @@ class HealthCheck:
         defaults = dict(self._options)
         if path is not None:
             defaults["path"] = path
-        settings = Settings.from_config(app.config, defaults)
+        settings = Settings.from_config(
+            app.config, defaults, app_name=app.name, import_name=app.import_name
+        )
+        self._refuse_clashes(app, settings)
         runner = Runner(settings, clock=self._clock)
         events = Events(self._change_listeners, self._answer_listeners)
         scheduler = Scheduler(runner, lambda: self._registry)
@@ -124,14 +140,24 @@ class HealthCheck:
         state = AppState(
             settings, self._registry, runner, availability, events, scheduler, lifecycle
         )
+        blueprint = make_blueprint(state)
+        # What may still fail comes first: the probe port (a port in use), then the blueprint,
+        # which the checks above leave nothing to fail on; the port is closed if it does.
+        server = None
+        if settings.probe_port is not None:
+            server = probe_port.start_at_init(app, settings)
+        try:
+            app.register_blueprint(blueprint)
+        except BaseException:
+            if server is not None and server.app is app:
+                server.close()
+            raise
+        Settings.write_defaults(app.config, defaults)
         runner.add_listener(state.record_result)
         if settings.sentry:
             runner.add_listener(_report_to_sentry)
         self._states[app] = state
         app.extensions[EXTENSION_KEY] = self
-        if self._registry.has_background:
-            state.start_background(app)
-        app.register_blueprint(make_blueprint(state))
         if lifecycle.tracks_requests:
             app.wsgi_app = RequestTracker(  # type: ignore[method-assign]
                 app.wsgi_app, lifecycle, settings.path
@@ -147,8 +173,43 @@ class HealthCheck:
                     "health.install_drain_handler() from the main thread (with gunicorn "
                     "--preload, from its post_worker_init hook)"
                 )
-        if settings.probe_port is not None:
-            probe_port.start_at_init(app, settings)
+        if self._registry.has_background:
+            state.start_background(app)
+
+    def _refuse_clashes(self, app: Flask, settings: Settings) -> None:
+        """Raise :class:`~flask_healthcheck.ConfigurationError` if the app has something that
+        the endpoints' blueprint cannot be registered beside (``RuntimeError`` if it has
+        served a request, after which Flask takes no blueprint), before anything changes."""
+        if getattr(app, "_got_first_request", False):
+            raise RuntimeError(
+                "init_app must run before the app handles its first request (Flask accepts no "
+                "new routes after that); call it where the app is created"
+            )
+        taken = app.blueprints.get(BLUEPRINT_NAME)
+        if taken is not None or any(
+            endpoint.startswith(BLUEPRINT_NAME + ".") for endpoint in app.view_functions
+        ):
+            where = f" (defined in {taken.import_name})" if taken is not None else ""
+            raise ConfigurationError(
+                f"the app already has a blueprint named {BLUEPRINT_NAME!r}{where}, the name "
+                "flask_healthcheck registers its endpoints under: give yours another name, "
+                "Blueprint('other_name', __name__) or app.register_blueprint(bp, "
+                "name='other_name')"
+            )
+        ours = {settings.path, settings.path + "/"} | {
+            f"{settings.path}/{name}" for name in ("live", "ready", "startup", "metrics")
+        }
+        for rule in app.url_map.iter_rules():
+            view = app.view_functions.get(rule.endpoint)
+            if rule.rule in ours and (rule.methods or set()) & {"GET", "HEAD"}:
+                if view is not None and _is_own_view(self, view):
+                    continue  # the same report, routed by the app: no clash
+                raise ConfigurationError(
+                    f"the app already has a route at {rule.rule!r} (endpoint "
+                    f"{rule.endpoint!r}), where HEALTHCHECK_PATH {settings.path!r} puts the "
+                    "health endpoints: set HEALTHCHECK_PATH to a free path (such as "
+                    "HealthCheck(app, '/health')) or remove that route"
+                )
 
     def _resolve(self, app: Flask | None) -> Flask:
         if app is not None:
@@ -219,7 +280,16 @@ class HealthCheck:
         """Decorator form of :meth:`add_check`: ``@health.check`` or ``@health.check(name=...)``.
 
         The function is returned unchanged.
+
+        As the Runscope library's view, ``app.add_url_rule("/hc", view_func=health.check)``
+        serves the full report there: when Flask calls this method as the view of the current
+        request, it answers the request instead (see :doc:`/migrating`).
         """
+
+        if func is None and self._dispatched_as_view(self.check):
+            # Flask calls the view with the rule's variables as keyword arguments: *options*.
+            answer = self._view_answer("check", dict(options))
+            return cast("Callable[[CheckT], CheckT]", answer)
 
         def register(inner: CheckT) -> CheckT:
             self.add_check(inner, **options)
@@ -306,10 +376,47 @@ class HealthCheck:
     ) -> Report:
         """Run checks (all, or *names*, or those tagged *tag*) as the endpoints would.
 
+        As py-healthcheck's view, ``app.add_url_rule("/healthcheck", "healthcheck",
+        view_func=health.run)`` serves the full report there: when Flask calls this method as
+        the view of the current request, it answers the request with a response instead of
+        returning a report (see :doc:`/migrating`).
+
         The report's endpoint is :attr:`Endpoint.RUN <flask_healthcheck.Endpoint.RUN>`. A
         background check without a result yet runs now rather than being reported unknown:
         a one-off run (``flask healthcheck run``) has no scheduler history to read. Raises
         :class:`~flask_healthcheck.UnknownCheckError` for a name that is not registered.
         """
+        if names is None and tag is None and app is None and self._dispatched_as_view(self.run):
+            return cast(Report, self._view_answer("run", {}))
         app = self._resolve(app)
         return self._states[app].run(app, names, tag)
+
+    # -- Runscope's and py-healthcheck's views ----------------------------------------------
+
+    def _dispatched_as_view(self, method: Callable[..., Any]) -> bool:
+        """True when Flask is calling *method* (this bound method) as the view of the current
+        request, directly or through a decorator that wraps it with ``functools.wraps``."""
+        if not has_request_context():
+            return False
+        endpoint = request.endpoint
+        view = current_app.view_functions.get(endpoint) if endpoint is not None else None
+        return view is not None and inspect.unwrap(view) == method
+
+    def _view_answer(self, method: str, view_args: dict[str, Any]) -> Response:
+        """The full report as the answer to the current request, which Flask dispatched to
+        ``health.check`` or ``health.run`` (Runscope's and py-healthcheck's routing)."""
+        if view_args:
+            raise TypeError(
+                f"view_func=health.{method} serves the full report and takes no URL variables "
+                f"(got {', '.join(sorted(view_args))}); for one check, use the endpoint "
+                "HealthCheck registers at <HEALTHCHECK_PATH>/<name>"
+            )
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        state = self._states.get(app)
+        if state is None:
+            raise RuntimeError(
+                f"a route of this app has view_func=health.{method}, but this HealthCheck is "
+                "not initialised on the app: create it with HealthCheck(app) or call "
+                "health.init_app(app) where the app is created"
+            )
+        return report_response(state)

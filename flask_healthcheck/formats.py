@@ -32,10 +32,17 @@ def _iso(epoch: float) -> str:
     return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).isoformat()
 
 
+def _output_json(result: CheckResult, show_details: bool) -> Any:
+    """The output as the JSON report shows it: a structured output as JSON, else its text."""
+    if result.output_json is not None and not (show_details and result.detail is not None):
+        return json.loads(result.output_json)
+    return result.visible_output(show_details)
+
+
 def _result_json(result: CheckResult, show_details: bool) -> dict[str, Any]:
     body: dict[str, Any] = {
         "checker": result.name,
-        "output": result.visible_output(show_details),
+        "output": _output_json(result, show_details),
         "passed": result.passed,
         "timestamp": result.timestamp,
         "expires": result.expires,
@@ -49,7 +56,7 @@ def _result_json(result: CheckResult, show_details: bool) -> dict[str, Any]:
     if result.raw is not None:
         body["raw"] = {
             "passed": result.raw.passed,
-            "output": result.raw.visible_output(show_details),
+            "output": _output_json(result.raw, show_details),
             "timestamp": result.raw.timestamp,
         }
     if result.observed_value is not None:
@@ -99,11 +106,13 @@ def _health_json_check(result: CheckResult, show_details: bool) -> dict[str, Any
         "componentId": result.name,
         "status": result.status.value,
         "time": _iso(result.timestamp),
-        "output": result.visible_output(show_details),
         "critical": result.critical,
         "tags": sorted(result.tags),
         "responseTime": result.response_time,
     }
+    # The draft: "output ... SHOULD be omitted for 'pass' state".
+    if result.status is not Status.PASS:
+        check["output"] = result.visible_output(show_details)
     if result.observed_value is not None:
         check["observedValue"] = result.observed_value
         if result.observed_unit:
@@ -112,14 +121,24 @@ def _health_json_check(result: CheckResult, show_details: bool) -> dict[str, Any
 
 
 def render_health_json(report: Report, show_details: bool) -> str:
-    """``application/health+json`` after draft-inadarei-api-health-check."""
+    """``application/health+json`` after draft-inadarei-api-health-check.
+
+    ``serviceId``, ``version``, ``releaseId`` and ``description`` come from the report's
+    :class:`~flask_healthcheck.ServiceInfo`; a check's ``output`` is left out while it passes.
+    """
+    service = report.service
+    description = service.description if service is not None else None
     body: dict[str, Any] = {
         "status": report.status.value,
-        "serviceId": report.hostname,
-        "description": f"{report.title} of {report.hostname}",
-        "checks": {
-            result.name: [_health_json_check(result, show_details)] for result in report.results
-        },
+        "serviceId": service.service_id if service is not None else report.hostname,
+    }
+    if service is not None and service.version is not None:
+        body["version"] = service.version
+    if service is not None and service.release_id is not None:
+        body["releaseId"] = service.release_id
+    body["description"] = description or f"{report.title} of {report.hostname}"
+    body["checks"] = {
+        result.name: [_health_json_check(result, show_details)] for result in report.results
     }
     failing = [result.name for result in report.results if not result.passed]
     if failing:

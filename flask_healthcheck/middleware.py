@@ -110,6 +110,7 @@ class LivenessFastPath:
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(body))),
             ("Cache-Control", "no-store"),
+            ("X-Content-Type-Options", "nosniff"),
         ]
         start_response(self._status_lines[code], headers)
         self.state.record_answer(Endpoint.LIVE, code, report)

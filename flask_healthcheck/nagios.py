@@ -21,6 +21,7 @@ app.
 from __future__ import annotations
 
 import enum
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -211,11 +212,18 @@ def _checks_of(results: Iterable[object]) -> list[_Check] | None:
                 passed=passed,
                 critical=critical is not False,
                 warning=passed and entry.get("status") == "warn",
-                output=output if isinstance(output, str) else "",
+                output=_text_of(output),
                 response_time=response_time,
             )
         )
     return checks
+
+
+def _text_of(output: object) -> str:
+    """A check's output in a JSON body as text: a structured output as compact JSON."""
+    if isinstance(output, str) or output is None:
+        return output or ""
+    return json.dumps(output, separators=(",", ":"), ensure_ascii=False)
 
 
 def from_json(

@@ -37,6 +37,7 @@ quantifiers), so the time they take grows linearly with the text, whatever it ho
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 MASK = "***"
 
@@ -125,3 +126,38 @@ def mask_credentials(text: str) -> str:
     if has_at:
         text = _TOKEN_WITH_AT.sub(_mask_userinfo, text)
     return _SECRET_PARAMETER.sub(_mask_parameter, text)
+
+
+_SECRET_NAME = re.compile(rf"(?i:{'|'.join(_ANYWHERE)})|{_LAST_WORD}")
+
+
+def is_secret_name(name: str) -> bool:
+    """True when *name* (a parameter, a mapping's key, a config key) says its value is secret,
+    by the rule :func:`mask_credentials` follows: ``SECRET_KEY``, ``MAIL_PASSWORD``,
+    ``apiKey`` are; ``SESSION_COOKIE_NAME``, ``key_id`` are not."""
+    return _SECRET_NAME.search(name) is not None
+
+
+def mask_structure(value: object) -> object:
+    """A copy of *value*, a structure of mappings and sequences, with its secrets masked.
+
+    The value of a key whose name is secret (:func:`is_secret_name`) becomes ``***`` (unless it
+    is empty or None, which hide nothing); every other string, key or value, goes through
+    :func:`mask_credentials`. Mappings become dicts, tuples and lists become lists; numbers,
+    booleans and None stay as they are, and so does anything else.
+    """
+    if isinstance(value, str):
+        return mask_credentials(value)
+    if isinstance(value, Mapping):
+        masked: dict[object, object] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                masked[key] = mask_structure(item)
+            elif is_secret_name(key) and item is not None and item != "":
+                masked[mask_credentials(key)] = MASK
+            else:
+                masked[mask_credentials(key)] = mask_structure(item)
+        return masked
+    if isinstance(value, list | tuple):
+        return [mask_structure(item) for item in value]
+    return value

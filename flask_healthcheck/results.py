@@ -6,12 +6,14 @@ Every report format is built from these frozen objects; nothing here runs a chec
 from __future__ import annotations
 
 import enum
+import json
 import time
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .endpoints import Endpoint
-from .redact import mask_credentials
+from .redact import mask_credentials, mask_structure
 
 ObservedValue = int | float | str | bool
 
@@ -26,8 +28,10 @@ class Status(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a check may return instead of a ``(bool, str)`` tuple, to say more.
+    """What a check may return instead of a ``(bool, output)`` tuple, to say more.
 
+    ``output`` is a message, or any JSON-serialisable value (``{"rows": 3}``), which the JSON
+    report shows as JSON and the other formats as compact JSON text.
     ``observed_value``/``observed_unit`` (latency in ms, free bytes, queue length) appear in the
     health+json format and in metrics. ``warning=True`` on a passing outcome means "works, but
     near a limit": the check is reported as ``warn`` without failing the endpoint.
@@ -37,7 +41,7 @@ class Outcome:
     """
 
     passed: bool
-    output: str = ""
+    output: Any = ""
     observed_value: ObservedValue | None = None
     observed_unit: str | None = None
     warning: bool = False
@@ -50,7 +54,10 @@ class CheckResult:
 
     ``output`` is safe to show publicly. ``detail`` holds what only an authorised request
     may see (an exception's text); it is ``None`` when there is nothing more than ``output``.
-    Both have URL credentials masked. Times are epoch seconds; ``response_time`` is seconds.
+    Both have credentials masked. ``output_json`` is set when the check returned a structured
+    output (``(True, {"rows": 3})``): its compact JSON text, which the JSON report shows as
+    JSON, while ``output`` holds the same text for the other formats (or ``""`` for
+    ``None``). Times are epoch seconds; ``response_time`` is seconds.
     """
 
     name: str
@@ -70,6 +77,9 @@ class CheckResult:
     #: The check's own last result when the reported one differs from it: a failure that is
     #: still tolerated, a recovery not yet confirmed, or a stale background result.
     raw: CheckResult | None = None
+    #: The compact JSON text of a structured output, masked; None when the output is text.
+    #: Whoever replaces ``output`` with other text sets this to None.
+    output_json: str | None = None
     #: Text that report formats made of this result, keyed as each format likes: a cached
     #: result is served by many answers, and encoded for the first one only. Not an argument,
     #: not compared, not shown, and not carried over by :func:`dataclasses.replace`, so a
@@ -121,6 +131,14 @@ class CheckResult:
         return self.output
 
 
+#: What a check's return value must be, as the message of a check that returned something else
+#: says it.
+EXPECTED = (
+    "expected (passed, output): True or False (or 1 or 0), then a message or any "
+    "JSON-serialisable value"
+)
+
+
 def describe_return_value(value: object) -> str:
     """Name what a check returned, for the message of a check that returned the wrong thing."""
     if isinstance(value, tuple):
@@ -131,13 +149,49 @@ def describe_return_value(value: object) -> str:
     return f"returned a {type(value).__name__}"
 
 
+def _compact_json(value: object) -> str:
+    """*value*, its secrets masked, as compact JSON text; raises ``TypeError`` or
+    ``ValueError`` for a value that JSON cannot hold (an object, ``nan``, a cycle)."""
+    return json.dumps(
+        mask_structure(value), separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def _json_problem(output: object) -> str | None:
+    """Why *output* cannot be shown as JSON, or None when it can."""
+    if isinstance(output, str):
+        return None
+    try:
+        _compact_json(output)
+    except (TypeError, ValueError, RecursionError) as exc:
+        # json's messages name types and nothing of the values: safe to show.
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        return f"its output ({type(output).__name__}) cannot be shown as JSON: {reason}"
+    return None
+
+
+def _passed(flag: object) -> bool | None:
+    """A check's verdict: a bool, or 1 or 0 as Runscope's checks could return; else None."""
+    if isinstance(flag, bool):
+        return flag
+    if type(flag) is int and flag in (0, 1):
+        return bool(flag)
+    return None
+
+
 def interpret(value: object) -> Outcome:
-    """Turn what a check returned into an :class:`Outcome`; raise ``TypeError`` saying why not."""
+    """Turn what a check returned into an :class:`Outcome`; raise ``TypeError`` saying why not.
+
+    A check returns ``(passed, output)``: *passed* True or False (1 or 0, as the Runscope
+    library accepted), *output* a message or any JSON-serialisable value; or an
+    :class:`Outcome`.
+    """
     if isinstance(value, Outcome):
         observed = value.observed_value
+        problem = _json_problem(value.output)
         if (
             isinstance(value.passed, bool)
-            and isinstance(value.output, str)
+            and problem is None
             and (observed is None or isinstance(observed, ObservedValue))
             and (value.observed_unit is None or isinstance(value.observed_unit, str))
             and (value.detail is None or isinstance(value.detail, str))
@@ -145,17 +199,70 @@ def interpret(value: object) -> Outcome:
             return value
         raise TypeError(
             "returned an Outcome with fields of the wrong types; expected passed: bool, "
-            "output: str, observed_value: int, float, str or bool, observed_unit: str, "
-            "detail: str or None"
+            "output: str or a JSON-serialisable value, observed_value: int, float, str or "
+            "bool, observed_unit: str, detail: str or None"
         )
-    if (
-        isinstance(value, tuple)
-        and len(value) == 2
-        and isinstance(value[0], bool)
-        and isinstance(value[1], str)
-    ):
-        return Outcome(passed=value[0], output=value[1])
-    raise TypeError(f"{describe_return_value(value)}, expected (bool, str)")
+    if isinstance(value, tuple) and len(value) == 2:
+        passed = _passed(value[0])
+        if passed is None:
+            kind = type(value[0]).__name__
+            raise TypeError(
+                f"{describe_return_value(value)}, {EXPECTED}; its first element, of type "
+                f"{kind}, is not True, False, 1 or 0"
+            )
+        problem = _json_problem(value[1])
+        if problem is not None:
+            raise TypeError(f"{describe_return_value(value)}, {EXPECTED}; {problem}")
+        return Outcome(passed=passed, output=value[1])
+    raise TypeError(f"{describe_return_value(value)}, {EXPECTED}")
+
+
+def truncate(text: str, limit: int) -> str:
+    """*text* cut to at most *limit* characters, ending with a marker that says how many
+    characters were cut: ``...[1044480 characters cut]``."""
+    if len(text) <= limit:
+        return text
+    kept = max(0, limit - len(f"...[{len(text)} characters cut]"))
+    return f"{text[:kept]}...[{len(text) - kept} characters cut]"
+
+
+def shown_output(output: object, limit: int) -> tuple[str, str | None]:
+    """The text and the JSON text of a check's *output*, masked, each at most *limit*
+    characters long.
+
+    A str is the text, with no JSON. Any other value is its compact JSON text in both (the
+    text of ``None`` is empty); when that is longer than *limit*, it is truncated text only,
+    since cut JSON is no JSON. Secrets are masked before anything is cut, so that a cut
+    cannot leave part of one unmasked.
+    """
+    if isinstance(output, str):
+        return truncate(mask_credentials(output), limit), None
+    data = _compact_json(output)
+    if len(data) > limit:
+        return truncate(data, limit), None
+    return ("" if output is None else data), data
+
+
+def shown_detail(detail: str | None, limit: int) -> str | None:
+    """A result's *detail*, masked and truncated to *limit* characters, as :func:`shown_output`."""
+    return None if detail is None else truncate(mask_credentials(detail), limit)
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    """What the ``application/health+json`` report says of the service that answers, in the
+    words of the IETF draft: ``serviceId``, ``version``, ``releaseId`` and ``description``.
+
+    The settings ``HEALTHCHECK_SERVICE_ID``, ``HEALTHCHECK_VERSION``,
+    ``HEALTHCHECK_RELEASE_ID`` and ``HEALTHCHECK_DESCRIPTION`` give them; a ``None`` is left
+    out of the report, except *description*, which then says which endpoint of which host
+    answered (``readyz of web-7f9c``).
+    """
+
+    service_id: str
+    version: str | None = None
+    release_id: str | None = None
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,7 +271,8 @@ class Report:
     where, when and for which :class:`~flask_healthcheck.Endpoint` it was made.
 
     *check* is the name of the check a report of :attr:`Endpoint.CHECK
-    <flask_healthcheck.Endpoint.CHECK>` is about, else None.
+    <flask_healthcheck.Endpoint.CHECK>` is about, else None. *service* is what the
+    health+json format says of the service; None for a report made without settings.
     """
 
     results: tuple[CheckResult, ...]
@@ -172,6 +280,7 @@ class Report:
     timestamp: float
     endpoint: Endpoint = Endpoint.REPORT
     check: str | None = None
+    service: ServiceInfo | None = None
 
     @classmethod
     def of(
@@ -181,11 +290,13 @@ class Report:
         timestamp: float,
         endpoint: Endpoint | str,
         check: str | None = None,
+        *,
+        service: ServiceInfo | None = None,
     ) -> Report:
         """A report of *results*; *endpoint* may be given by its value (``"ready"``)."""
         if not isinstance(endpoint, Endpoint):
             endpoint = Endpoint(endpoint)
-        return cls(tuple(results), hostname, timestamp, endpoint, check)
+        return cls(tuple(results), hostname, timestamp, endpoint, check, service)
 
     @property
     def title(self) -> str:

@@ -27,7 +27,7 @@ from .config import Settings
 from .exceptions import CheckError
 from .redact import mask_credentials
 from .registry import CheckSpec
-from .results import CheckResult, Outcome, interpret
+from .results import CheckResult, Outcome, interpret, shown_detail, shown_output
 from .verdict import Streak, stale, tolerate
 
 logger = logging.getLogger("flask_healthcheck")
@@ -41,6 +41,9 @@ class Transition:
     result: CheckResult
     previous: CheckResult | None
     exception: BaseException | None = None
+    #: True when the check raised a :class:`~flask_healthcheck.CheckError`, whose message says
+    #: what failed: *exception* is then its cause, if it had one.
+    explained: bool = False
 
     @property
     def started_failing(self) -> bool:
@@ -60,6 +63,8 @@ class _Run:
     done: threading.Event = field(default_factory=threading.Event)
     result: CheckResult | None = None
     timed_out: bool = False
+    #: True once a request has logged that its deadline cut this run: later ones log at DEBUG.
+    cut_by_deadline: bool = False
 
 
 @dataclass
@@ -252,7 +257,10 @@ class Runner:
         # Only this request's deadline has passed; the run goes on and may still finish in time
         # for the next request, so this answer is not cached.
         waited = self._settings.deadline
-        logger.info(
+        level = logging.DEBUG if run.cut_by_deadline else logging.INFO
+        run.cut_by_deadline = True
+        logger.log(
+            level,
             "check %s still running at the request's deadline (%g s); answered as timed out",
             spec.name,
             waited,
@@ -299,6 +307,7 @@ class Runner:
     def _execute(self, app: Flask, run: _Run, slot: _Slot) -> None:
         spec = run.spec
         exception: BaseException | None = None
+        explained = False
         budget.start(run.started + self.timeout_of(spec), self.clock)
         detail: str | None = None
         try:
@@ -309,6 +318,7 @@ class Runner:
                     value = asyncio.run(coroutine)
         except CheckError as exc:
             exception = exc.__cause__ or exc
+            explained = True
             outcome = Outcome(False, str(exc) or "check failed")
             detail = exc.detail
         except BaseException as exc:  # even SystemExit must not leave the run unfinished
@@ -328,6 +338,7 @@ class Runner:
             # their deadline): its answer came too late all the same.
             outcome = Outcome(False, f"timed out after {timeout:g} s")
             detail = exception = None
+            explained = False
         result = self._make_result(spec, outcome, elapsed, detail=detail)
         previous: CheckResult | None = None
         with slot.lock:
@@ -344,7 +355,7 @@ class Runner:
                 elapsed,
             )
             return
-        self._notify(Transition(spec, result, previous, exception))
+        self._notify(Transition(spec, result, previous, exception, explained))
 
     def _make_result(
         self,
@@ -358,17 +369,20 @@ class Runner:
         now = self.clock.time()
         if ttl is None:
             ttl = self._ttl_of(spec, outcome.passed)
+        limit = self._settings.output_limit
+        output, output_json = shown_output(outcome.output, limit)
         return CheckResult(
             name=spec.name,
             passed=outcome.passed,
-            output=outcome.output,
+            output=output,
+            output_json=output_json,
             timestamp=now,
             expires=now + ttl,
             response_time=round(elapsed, 6),
             critical=spec.critical,
             tags=spec.tags,
             warning=outcome.passed and outcome.warning,
-            detail=detail if detail is not None else outcome.detail,
+            detail=shown_detail(detail if detail is not None else outcome.detail, limit),
             observed_value=outcome.observed_value,
             observed_unit=outcome.observed_unit,
             since=now,
@@ -384,17 +398,49 @@ class Runner:
 
 
 def _log(transition: Transition) -> None:
+    """One line at ``WARNING`` when a check starts failing, ``INFO`` when it recovers, and
+    ``DEBUG`` for every other result, so that a failing check (even one run on every request,
+    with ``failed_ttl=0``) logs once per change.
+
+    The traceback of an unexpected exception goes with the warning; that of a
+    :class:`~flask_healthcheck.CheckError`, whose message says what failed, only to ``DEBUG``.
+    """
     result = transition.result
+    previous = transition.previous
     if result.passed:
-        logger.debug(
-            "check %s passed in %.3f s: %s", result.name, result.response_time, result.output
-        )
+        if previous is not None and not previous.passed:
+            logger.info(
+                "check %s recovered in %.3f s: %s", result.name, result.response_time, result.output
+            )
+        else:
+            logger.debug(
+                "check %s passed in %.3f s: %s", result.name, result.response_time, result.output
+            )
         return
     reason = result.detail or result.output
     exception = transition.exception
+    trace = ""
     if exception is not None:
         trace = "".join(
             traceback.format_exception(type(exception), exception, exception.__traceback__)
         )
-        reason = f"{reason}\n{mask_credentials(trace).rstrip()}"
-    logger.warning("check %s failed after %.3f s: %s", result.name, result.response_time, reason)
+        trace = "\n" + mask_credentials(trace).rstrip()
+    expected = transition.explained
+    if not transition.started_failing:
+        logger.debug(
+            "check %s still failing after %.3f s: %s%s",
+            result.name,
+            result.response_time,
+            reason,
+            trace,
+        )
+        return
+    logger.warning(
+        "check %s failed after %.3f s: %s%s",
+        result.name,
+        result.response_time,
+        reason,
+        "" if expected else trace,
+    )
+    if expected and trace:
+        logger.debug("check %s failed with this traceback:%s", result.name, trace)

@@ -22,7 +22,7 @@ from .events import Events, StatusChange
 from .lifecycle import Lifecycle
 from .metrics import HealthMetrics, require_prometheus_client
 from .registry import LIVE, READY, CheckSpec, Registry
-from .results import CheckResult, Report
+from .results import CheckResult, Report, ServiceInfo
 from .runner import Runner, Transition
 from .scheduler import Scheduler, StartUp
 
@@ -55,16 +55,26 @@ class AppState:
     metrics: HealthMetrics = field(init=False)
     #: The thread that takes the process through its start-up.
     start_up: StartUp = field(init=False)
+    #: What the health+json format says of the service.
+    service: ServiceInfo = field(init=False)
 
     def __post_init__(self) -> None:
         self.metrics = HealthMetrics(self.registry)
         pace = min(max(self.settings.failed_ttl, 0.5), 5.0)
         self.start_up = StartUp(self.runner, self.pending_checks, self.record_passes, pace)
+        settings = self.settings
+        self.service = ServiceInfo(
+            settings.service_id or settings.hostname or "",
+            settings.version,
+            settings.release_id,
+            settings.description,
+        )
 
     def _report(
         self, endpoint: Endpoint, results: Iterable[CheckResult], check: str | None = None
     ) -> Report:
-        return Report.of(results, self.settings.hostname or "", self._now(), endpoint, check)
+        hostname = self.settings.hostname or ""
+        return Report.of(results, hostname, self._now(), endpoint, check, service=self.service)
 
     def _now(self) -> float:
         return self.runner.clock.time()
@@ -89,12 +99,30 @@ class AppState:
     # -- the endpoints -------------------------------------------------------------------
 
     def full_report(self, exclude: Collection[str] = ()) -> Report:
-        """:attr:`Endpoint.REPORT <flask_healthcheck.Endpoint.REPORT>`: every check.
+        """:attr:`Endpoint.REPORT <flask_healthcheck.Endpoint.REPORT>`: every check, and the
+        app's own liveness and readiness while it says it is not live or not ready
+        (``set_ready(False)``, draining), as non-critical results: the report says so and is
+        degraded, while its status stays that of the checks.
 
         Raises :class:`~flask_healthcheck.UnknownCheckError` for a name in *exclude* that is
         not registered, as every report method does.
         """
-        return self._report(Endpoint.REPORT, self._run(self.registry.select(exclude=exclude)))
+        results = self._unavailable()
+        results += self._run(self.registry.select(exclude=exclude))
+        return self._report(Endpoint.REPORT, results)
+
+    def _unavailable(self) -> list[CheckResult]:
+        """Non-critical results for what the app says it is not (live, ready): they show in
+        the full report, degrading it, while its status stays that of the checks."""
+        availability = self.availability
+        return [
+            dataclasses.replace(_state_result(name, state, word, tag, self._now()), critical=False)
+            for name, state, word, tag in (
+                ("liveness", availability.liveness, "live", LIVE),
+                ("readiness", availability.readiness, "ready", READY),
+            )
+            if not state.available
+        ]
 
     def check_report(self, name: str) -> Report:
         """:attr:`Endpoint.CHECK <flask_healthcheck.Endpoint.CHECK>`: one check by name."""

@@ -70,7 +70,13 @@ def tolerate(
 def _annotated(raw: CheckResult, note: str, *, passed: bool, warning: bool) -> CheckResult:
     detail = None if raw.detail is None else f"{note}: {raw.detail}"
     return dataclasses.replace(
-        raw, passed=passed, warning=warning, output=f"{note}: {raw.output}", detail=detail, raw=raw
+        raw,
+        passed=passed,
+        warning=warning,
+        output=f"{note}: {raw.output}",
+        output_json=None,
+        detail=detail,
+        raw=raw,
     )
 
 
@@ -85,6 +91,7 @@ def stale(result: CheckResult, now: float, max_age: float) -> CheckResult | None
         passed=False,
         warning=False,
         output=f"stale: the last result is {age:.0f} s old, more than its max age of {max_age:g} s",
+        output_json=None,
         detail=None,
         expires=result.timestamp,
         since=now if result.passed else result.since,

@@ -26,38 +26,67 @@ from .state import AppState
 
 logger = logging.getLogger("flask_healthcheck")
 
+#: The name of the blueprint of the endpoints (``url_for("healthcheck.ready")``).
+BLUEPRINT_NAME = "healthcheck"
 
-_NO_STORE = {"Cache-Control": "no-store"}
-#: The headers of a report in each format, built once: what ``mimetype=`` and ``_NO_STORE``
-#: give a ``Response``, in the same order.
-_REPORT_HEADERS = {
-    name: (("Cache-Control", "no-store"), ("Content-Type", get_content_type(fmt.mimetype, "utf-8")))
-    for name, fmt in FORMATS.items()
-}
+
+_NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+#: The headers of the HTML page beyond those of every answer: it loads nothing from anywhere,
+#: and no other site may frame it (``frame-ancestors`` in a header, where browsers obey it).
+_PAGE_HEADERS = (
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; "
+        "base-uri 'none'; form-action 'none'",
+    ),
+    ("X-Frame-Options", "DENY"),
+)
+
+
+def _report_headers(refresh: int) -> dict[str, tuple[tuple[str, str], ...]]:
+    """The headers of a report in each format, built once for an app: what ``mimetype=``
+    and ``_NO_STORE`` give a ``Response``, in the same order, and the page's own."""
+    headers = {
+        name: (
+            *_NO_STORE.items(),
+            ("Content-Type", get_content_type(fmt.mimetype, "utf-8")),
+        )
+        for name, fmt in FORMATS.items()
+    }
+    headers["html"] += _PAGE_HEADERS
+    if refresh:
+        headers["html"] += (("Refresh", str(refresh)),)
+    return headers
 
 
 class _UnauthorisedError(Exception):
     pass
 
 
-def _error(status: int, message: str, **headers: str) -> Response:
+def error_response(status: int, message: str, **headers: str) -> Response:
+    """A JSON error answer, ``{"status": "failure", "error": message}``, never stored."""
     body = json.dumps({"status": "failure", "error": message})
     return Response(body, status, mimetype="application/json", headers={**_NO_STORE, **headers})
 
 
-def _shows_details(req: Request, token: str | None) -> bool:
-    """True for a request bearing the configured token; raises for a wrong one."""
-    if token is None:
-        return False
+def offers_token(req: Request, token: str) -> bool:
+    """True when *req* has ``Authorization: Bearer <token>``, compared in constant time."""
     header = req.headers.get("Authorization")
     if header is None:
         return False
     scheme, _, offered = header.partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(
+    return scheme.lower() == "bearer" and hmac.compare_digest(
         # WSGI headers arrive decoded as latin-1: encoding back gives the bytes that were sent.
         offered.strip().encode("latin-1", "replace"),
         token.encode("utf-8"),
-    ):
+    )
+
+
+def _shows_details(req: Request, token: str | None) -> bool:
+    """True for a request bearing the configured token; raises for a wrong one."""
+    if token is None or "Authorization" not in req.headers:
+        return False
+    if offers_token(req, token):
         return True
     raise _UnauthorisedError
 
@@ -79,12 +108,17 @@ def _exclusions(req: Request) -> list[str]:
     return [name for value in req.args.getlist("exclude") for name in value.split(",") if name]
 
 
+class _ExcludeOneCheckError(Exception):
+    pass
+
+
 class _Endpoints:
     """The view functions of one app, bound to its state."""
 
     def __init__(self, state: AppState) -> None:
         self.state = state
         self.settings = state.settings
+        self._headers = _report_headers(state.settings.page_refresh)
 
     def respond(
         self, endpoint: Endpoint, build: Callable[[list[str]], Report], *, unknown_status: int = 400
@@ -101,22 +135,32 @@ class _Endpoints:
             show_details = _shows_details(req, settings.token)
             fmt = _format(req, html=endpoint is Endpoint.REPORT)
             exclusions = _exclusions(req)
+            if endpoint is Endpoint.CHECK and req.query_string and "exclude" in req.args:
+                raise _ExcludeOneCheckError
             report = build(exclusions)
             status = settings.success_status if report.passed else settings.failed_status
             response = Response(
-                fmt.render(report, show_details), status, headers=_REPORT_HEADERS[fmt.name]
+                fmt.render(report, show_details), status, headers=self._headers[fmt.name]
             )
         except _UnauthorisedError:
-            response = _error(
+            response = error_response(
                 401, "invalid token", **{"WWW-Authenticate": 'Bearer error="invalid_token"'}
             )
+        except _ExcludeOneCheckError:
+            response = error_response(
+                400,
+                "?exclude= does not apply to the endpoint of one check; use it on the full "
+                "report or on /live, /ready and /startup",
+            )
         except UnknownFormatError as exc:
-            response = _error(400, str(exc))
+            response = error_response(400, str(exc))
         except UnknownCheckError as exc:
-            response = _error(unknown_status, str(exc))
+            response = error_response(unknown_status, str(exc))
         except Exception:
             logger.exception("the health endpoint failed")
-            response = _error(503, "the health check failed internally; see the application's log")
+            response = error_response(
+                503, "the health check failed internally; see the application's log"
+            )
         self.state.record_answer(endpoint, response.status_code, report, exclusions)
         return response
 
@@ -142,19 +186,25 @@ class _Endpoints:
         if self.settings.sentry:
             drop_sentry_transaction()
         if not self.settings.metrics:
-            return _error(404, "metrics are turned off: HEALTHCHECK_METRICS is False")
+            return error_response(404, "metrics are turned off: HEALTHCHECK_METRICS is False")
         try:
             body, content_type = self.state.scrape(request.headers.get("Accept"))
         except MissingDependencyError as exc:
-            return _error(501, str(exc))
+            return error_response(501, str(exc))
         except Exception:
             logger.exception("the health metrics endpoint failed")
-            return _error(503, "the metrics failed internally; see the application's log")
+            return error_response(503, "the metrics failed internally; see the application's log")
         return Response(body, 200, content_type=content_type, headers=_NO_STORE)
 
     @staticmethod
     def not_found(rest: str) -> Response:
-        return _error(404, f"no health endpoint at {request.path!r}")
+        return error_response(404, f"no health endpoint at {request.path!r}")
+
+
+def report_response(state: AppState) -> Response:
+    """The answer of the full report to the current request, as its endpoint gives it: for
+    a route of the app's own that serves the report (``view_func=health.check``)."""
+    return _Endpoints(state).report()
 
 
 def make_blueprint(state: AppState) -> Blueprint:
@@ -164,7 +214,7 @@ def make_blueprint(state: AppState) -> Blueprint:
     (``url_for("healthcheck.ready")``), and ``metrics``.
     """
     endpoints = _Endpoints(state)
-    blueprint = Blueprint("healthcheck", __name__, url_prefix=state.settings.path)
+    blueprint = Blueprint(BLUEPRINT_NAME, __name__, url_prefix=state.settings.path)
     methods = ["GET", "HEAD"]
     add = blueprint.add_url_rule
     for rule in ("", "/"):

@@ -74,12 +74,28 @@ def test_not_ready_without_a_reason_says_so(
     assert client.get("/healthz/ready").json["results"][0]["output"] == "not ready"
 
 
-def test_availability_does_not_affect_the_full_report_or_one_check(
+def test_availability_shows_in_the_full_report_without_failing_it(
     health: HealthCheck, app: Flask, client: FlaskClient
 ) -> None:
     health.add_check(lambda: (True, "ok"), name="db")
+    assert [r["checker"] for r in client.get("/healthz").json["results"]] == ["db"]
     health.set_ready(False, "maintenance")
     health.set_live(False, "stuck")
 
-    assert client.get("/healthz").status_code == 200
+    report = client.get("/healthz")
+    assert report.status_code == 200  # the checks' verdict: the app's own word degrades it
+    assert report.json["degraded"] is True
+    assert report.json["warnings"] == ["liveness", "readiness"]
+    outputs = {r["checker"]: (r["passed"], r["output"]) for r in report.json["results"]}
+    assert outputs == {
+        "liveness": (False, "stuck"),
+        "readiness": (False, "maintenance"),
+        "db": (True, "ok"),
+    }
+    assert "[-]readiness failed (non-critical): maintenance" in client.get("/healthz?verbose").text
     assert client.get("/healthz/db").status_code == 200
+    assert [r["checker"] for r in client.get("/healthz/db").json["results"]] == ["db"]
+
+    health.set_ready(True)
+    health.set_live(True)
+    assert [r["checker"] for r in client.get("/healthz").json["results"]] == ["db"]

@@ -14,13 +14,20 @@ BAD_VALUES: dict[str, list[object]] = {
     "path": ["healthz", "/", "//", "/a b", "/a\tb", "/<name>", "/h?x", "/h#x", 42, None, ""],
     "timeout": [0, -1, "2", True, None, float("nan"), float("inf")],
     "deadline": [0, -0.5, "3", False, [3]],
-    "success_ttl": [-1, "10", None, float("inf")],
-    "failed_ttl": [-0.1, "3", None, float("nan")],
-    "success_status": [199, 600, "200", 200.0, True, None],
-    "failed_status": [100, 1000, "503", 503.0, False],
+    "success_ttl": [-1, "10", float("inf")],
+    "failed_ttl": [-0.1, "3", float("nan")],
+    # A probe reads 200 to 399 as a pass and anything else as a failure.
+    "success_status": [199, 400, 503, 600, "200", 200.0, True, None],
+    "failed_status": [100, 200, 302, 399, 1000, "503", 503.0, False],
     "token": ["", 123, b"secret"],
     "hostname": ["", 7],
     "sentry": ["yes", 1, 0, None],
+    "output_limit": [0, 99, -1, "4096", 4096.0, None],
+    "page_refresh": [-1, 1.5, "30", None],
+    "service_id": ["", 3],
+    "version": ["", 1.2],
+    "release_id": ["", 7],
+    "description": ["", ["a"]],
 }
 # Every key, whatever its type, refuses an arbitrary object: keys added later are covered too.
 BAD_CASES = [(option, value) for option, values in BAD_VALUES.items() for value in values] + [
@@ -202,3 +209,65 @@ def test_the_startup_gate_takes_endpoint_values_or_members(gate: object) -> None
 def test_the_startup_gate_refuses_an_endpoint_it_cannot_gate() -> None:
     with pytest.raises(ConfigurationError, match=r"from \['live', 'ready'\]"):
         HealthCheck(Flask(__name__), startup_gate=["startup"])
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"HEALTHCHECK_FAILED_STATUS": 200},
+            "HEALTHCHECK_FAILED_STATUS must be an HTTP status code from 400 to 599, which "
+            "probes read as a failure (below 400 they read a pass); got 200",
+        ),
+        ({"HEALTHCHECK_FAILED_STATUS": 302}, "HEALTHCHECK_FAILED_STATUS must be"),
+        (
+            {"HEALTHCHECK_SUCCESS_STATUS": 503},
+            "HEALTHCHECK_SUCCESS_STATUS must be an HTTP status code from 200 to 399, which "
+            "probes read as a pass; got 503",
+        ),
+        (
+            {"HEALTHCHECK_SUCCESS_STATUS": 503, "HEALTHCHECK_FAILED_STATUS": 503},
+            "HEALTHCHECK_SUCCESS_STATUS must be",
+        ),
+    ],
+)
+def test_statuses_a_probe_cannot_tell_apart_are_refused_naming_the_key(
+    config: dict[str, int], message: str
+) -> None:
+    app = Flask(__name__)
+    app.config.update(config)
+
+    with pytest.raises(ConfigurationError) as raised:
+        HealthCheck(app)
+
+    assert message in str(raised.value)
+
+
+def test_statuses_probes_read_right_are_accepted() -> None:
+    for success, failed in ((200, 503), (204, 500), (299, 429), (399, 400)):
+        app = Flask(__name__)
+        HealthCheck(app, success_status=success, failed_status=failed)
+        settings = app.extensions["healthcheck"].state(app).settings
+        assert (settings.success_status, settings.failed_status) == (success, failed)
+
+
+def test_the_repr_of_the_settings_shows_no_token() -> None:
+    app = Flask(__name__)
+    health = HealthCheck(app, token="do-not-print-me")
+
+    shown = repr(health.state(app).settings)
+
+    assert "do-not-print-me" not in shown
+    assert "token='***'" in shown
+    assert "timeout=2.0" in shown  # the rest stays readable
+    assert "token=None" in repr(Settings())
+
+
+def test_a_ttl_key_given_none_means_never_reused_not_a_crash() -> None:
+    app = Flask(__name__)
+    app.config.update(HEALTHCHECK_SUCCESS_TTL=None, HEALTHCHECK_FAILED_TTL=None)
+
+    HealthCheck(app)
+
+    settings = app.extensions["healthcheck"].state(app).settings
+    assert (settings.success_ttl, settings.failed_ttl) == (0.0, 0.0)

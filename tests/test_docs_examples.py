@@ -289,6 +289,19 @@ def _details_only_with_the_token(namespace: Namespace) -> None:
     )
 
 
+def _environment_only_with_the_token(namespace: Namespace) -> None:
+    client = namespace["app"].test_client()
+    assert client.get("/environment").status_code == 401
+    response = client.get("/environment", headers={"Authorization": "Bearer docs-token"})
+    assert response.status_code == 200
+    dump = response.get_json()
+    assert list(dump) == ["os", "python", "config", "process", "application"]
+    assert dump["application"] == {"maintainer": "billing-team", "deployed_by": "release-bot"}
+    assert dump["config"]["HEALTHCHECK_TOKEN"] == "***"
+    assert "environ" not in dump["process"]
+    assert "docs-token" not in response.get_data(as_text=True)
+
+
 def _pages_on_readiness_change(namespace: Namespace) -> None:
     app, health = namespace["app"], namespace["health"]
     alerts: list[str] = []
@@ -330,6 +343,24 @@ def _py_healthcheck_answers(namespace: Namespace) -> None:
     body = response.get_json()
     assert body["status"] == "success"
     assert [result["checker"] for result in body["results"]] == ["redis_available"]
+
+
+def _open_event_server_port_is_true(namespace: Namespace) -> None:
+    """What the migration guide says of the port: the line as it was, without ``text()``,
+    would report the database down while it is up."""
+    app, health, db = namespace["app"], namespace["health"], namespace["db"]
+
+    def literal() -> tuple[bool, str]:
+        try:
+            db.session.execute("SELECT 1")  # the original line, on SQLAlchemy 2
+            return True, "database ok"
+        except Exception:
+            return False, "Error connecting to database"
+
+    health.add_check(literal, name="unported")
+    with app.app_context():
+        [result] = health.run(["unported"]).results
+    assert (result.passed, result.output) == (False, "Error connecting to database")
 
 
 def _recipes_answer(namespace: Namespace) -> None:
@@ -641,6 +672,10 @@ EXPECTATIONS: dict[tuple[str, str], Expect] = {
         contains={"/healthz/live": "event loop stuck"},
     ),
     ("docs/configuration.rst", "HEALTHCHECK_DEADLINE"): Expect(then=_config_wins_over_arguments),
+    ("docs/security.rst", "EnvironmentDump(app"): Expect(
+        environ={"HEALTHCHECK_TOKEN": "docs-token", "DEPLOYER": "release-bot"},
+        then=_environment_only_with_the_token,
+    ),
     ("docs/security.rst", "def payments"): Expect(
         environ={"HEALTHCHECK_TOKEN": "docs-token"},
         answers={"/healthz": 503},
@@ -662,10 +697,24 @@ EXPECTATIONS: dict[tuple[str, str], Expect] = {
     ("docs/prometheus.rst", 'labels={"app": "api"}'): Expect(
         then=_in_the_global_registry("api", "admin")
     ),
-    ("docs/migrating.rst", '"/health-check"'): Expect(
+    ("docs/migrating.rst", 'def health_check_db():\n    return True, "database ok"'): Expect(
         answers={"/health-check": 200}, outputs={"health_check_db": "database ok"}
     ),
-    ("docs/migrating.rst", "view_func=health.run"): Expect(then=_py_healthcheck_answers),
+    ("docs/migrating.rst", "view_func=health.check)"): Expect(
+        answers={"/hc": 200, "/healthz": 200},
+        contains={"/hc": '"output": {"lag_seconds": 0.4, "replicas": 2}'},
+    ),
+    ("docs/migrating.rst", 'text("SELECT 1"))  # was'): Expect(
+        answers={"/health-check": 200},
+        outputs={"health_check_db": "database ok"},
+        then=_open_event_server_port_is_true,
+    ),
+    ("docs/migrating.rst", 'raise CheckError("Error connecting to database")'): Expect(
+        answers={"/health-check": 200}, outputs={"health_check_db": "database ok"}
+    ),
+    ("docs/migrating.rst", "health = HealthCheck(success_ttl=27"): Expect(
+        then=_py_healthcheck_answers
+    ),
     ("docs/migrating.rst", 'HealthCheck(app, "/healthcheck", success_ttl=27'): Expect(
         outputs={"redis_available": "redis ok"}
     ),

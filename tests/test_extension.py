@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
+import json
 import socket
+import threading
 import weakref
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from flask import Flask, current_app
+from flask import Blueprint, Flask, Response, current_app
 
 import flask_healthcheck
-from flask_healthcheck import Endpoint, HealthCheck
+from flask_healthcheck import ConfigurationError, Endpoint, HealthCheck, nagios
 
 from .conftest import Calls
 
@@ -357,3 +360,276 @@ def test_state_returns_the_documented_app_state(health: HealthCheck, app: Flask)
 def test_serve_probe_port_without_a_port_says_what_to_set(health: HealthCheck, app: Flask) -> None:
     with pytest.raises(ValueError, match="HEALTHCHECK_PROBE_PORT is not set"):
         health.serve_probe_port(app)
+
+
+# -- Runscope's checks and options, as they were ------------------------------------------
+
+
+def test_runscope_outputs_answer_200_and_show_in_every_format() -> None:
+    # Runscope rendered whatever a check returned; a check's first element could be 1 or 0.
+    app = Flask(__name__)
+    health = HealthCheck(app, "/health-check", startup_gate=())
+
+    def rows() -> tuple[bool, dict[str, int]]:
+        return True, {"rows": 3}
+
+    def nothing() -> tuple[bool, None]:
+        return True, None
+
+    def one() -> tuple[int, str]:
+        return 1, "ok"
+
+    def lagging() -> tuple[int, dict[str, object]]:
+        return 0, {"lag_seconds": 40, "replica": "postgresql://app:hunter2@replica/prod"}
+
+    for check in (rows, nothing, one):
+        health.add_check(check)
+    health.add_check(lagging, critical=False)
+    client = app.test_client()
+
+    response = client.get("/health-check")
+    assert response.status_code == 200
+    outputs = {r["checker"]: r["output"] for r in response.json["results"]}
+    assert outputs == {
+        "rows": {"rows": 3},
+        "nothing": None,
+        "one": "ok",
+        "lagging": {"lag_seconds": 40, "replica": "postgresql://app:***@replica/prod"},
+    }
+    assert [r["passed"] for r in response.json["results"]] == [True, True, True, False]
+
+    lines = client.get("/health-check?verbose").text.splitlines()
+    assert lines[:4] == [
+        '[+]rows ok: {"rows":3}',
+        "[+]nothing ok",
+        "[+]one ok: ok",
+        '[-]lagging failed (non-critical): {"lag_seconds":40,'
+        '"replica":"postgresql://app:***@replica/prod"}',
+    ]
+    page = client.get("/health-check?format=html").text
+    assert "{&#x27;rows&#x27;" not in page
+    assert "{&quot;rows&quot;:3}" in page
+    health_json = client.get("/health-check?format=health%2Bjson").json
+    [lag] = health_json["checks"]["lagging"]
+    assert json.loads(lag["output"])["lag_seconds"] == 40
+    plugin = nagios.from_json(response.json)
+    assert '{"lag_seconds":40,' in plugin.text
+    with app.app_context():
+        assert '{"lag_seconds":40,' in nagios.from_report(health.run()).text
+    assert "hunter2" not in json.dumps(response.json) + page + plugin.text
+
+
+@pytest.mark.parametrize("where", ["constructor", "config"])
+def test_none_ttls_turn_the_cache_off_as_runscope_did(where: str, calls: Calls) -> None:
+    app = Flask(__name__)
+    if where == "config":
+        app.config.update(HEALTHCHECK_SUCCESS_TTL=None, HEALTHCHECK_FAILED_TTL=None)
+        health = HealthCheck(app)
+    else:
+        health = HealthCheck(app, "/healthcheck", success_ttl=None, failed_ttl=None)
+    health.add_check(lambda: (calls.add() > 0, "counted"), name="counted")
+    client = app.test_client()
+    path = app.config["HEALTHCHECK_PATH"]
+
+    for _ in range(3):
+        assert client.get(path).status_code == 200
+
+    assert calls.count == 3
+    settings = health.state(app).settings
+    assert (settings.success_ttl, settings.failed_ttl) == (0.0, 0.0)
+
+
+def test_a_check_given_ttl_none_uses_the_app_s(health: HealthCheck, calls: Calls) -> None:
+    health.add_check(lambda: (calls.add() > 0, "counted"), name="counted", success_ttl=None)
+    app = Flask(__name__)
+    health.init_app(app)  # success_ttl: 10 s
+    for _ in range(3):
+        app.test_client().get("/healthz")
+    assert calls.count == 1
+
+
+# -- Runscope's and py-healthcheck's routing ------------------------------------------------
+
+
+def test_runscope_view_func_health_check_serves_the_full_report() -> None:
+    app = Flask(__name__)
+    app.config["HEALTHCHECK_TOKEN"] = "sesame"
+    health = HealthCheck(app)
+    app.add_url_rule("/hc", view_func=health.check)
+
+    @health.check
+    def database() -> tuple[bool, str]:
+        raise ConnectionError("cannot reach postgresql://app:pw@db/prod")
+
+    assert database.__name__ == "database"  # still the decorator, returning the function
+    client = app.test_client()
+
+    response = client.get("/hc")
+    assert response.status_code == 503
+    assert response.headers["Cache-Control"] == "no-store"
+    [result] = response.json["results"]
+    assert result["output"] == "raised ConnectionError (details withheld)"
+    assert client.get("/hc?format=text").text.startswith("[-]database failed: raised")
+    assert client.get("/hc", headers={"Authorization": "Bearer guess"}).status_code == 401
+    authorised = client.get("/hc", headers={"Authorization": "Bearer sesame"})
+    assert "postgresql://app:***@db/prod" in authorised.json["results"][0]["output"]
+    assert client.get("/hc?exclude=nope").status_code == 400
+
+
+def test_py_healthcheck_view_func_health_run_serves_the_full_report(calls: Calls) -> None:
+    app = Flask(__name__)
+    health = HealthCheck(app, success_ttl=27, failed_ttl=9)
+    health.add_check(lambda: (calls.add() > 0, "redis ok"), name="redis_available")
+    app.add_url_rule("/healthcheck", "healthcheck", view_func=health.run)
+
+    response = app.test_client().get("/healthcheck")
+
+    assert response.status_code == 200
+    assert response.json["status"] == "success"
+    assert [r["output"] for r in response.json["results"]] == ["redis ok"]
+    assert app.test_client().get("/healthcheck").status_code == 200
+    assert calls.count == 1  # the app's cache, as on its own endpoints
+
+
+def test_check_and_run_called_from_code_in_a_request_behave_as_ever() -> None:
+    app = Flask(__name__)
+    health = HealthCheck(app)
+    app.add_url_rule("/hc", view_func=health.check)
+    app.add_url_rule("/healthcheck", "healthcheck", view_func=health.run)
+    seen: dict[str, object] = {}
+
+    @app.get("/status")
+    def status() -> dict[str, bool]:
+        seen["run"] = health.run()
+        seen["check"] = health.check()
+        return {"ok": True}
+
+    assert app.test_client().get("/status").status_code == 200
+    assert isinstance(seen["run"], flask_healthcheck.Report)
+    register = seen["check"]
+    assert callable(register)
+    assert not isinstance(register, Response)
+    with app.app_context():
+        assert isinstance(health.run(), flask_healthcheck.Report)
+
+
+def test_a_view_wrapping_health_check_serves_the_report_too() -> None:
+    app = Flask(__name__)
+    health = HealthCheck(app)
+    health.add_check(lambda: (True, "up"), name="up")
+
+    def logged(view: Callable[[], object]) -> Callable[[], object]:
+        @functools.wraps(view)
+        def wrapper() -> object:
+            return view()
+
+        return wrapper
+
+    app.add_url_rule("/hc", "hc", view_func=logged(health.check))
+
+    assert app.test_client().get("/hc").json["results"][0]["output"] == "up"
+
+
+def test_routing_health_run_on_an_app_it_is_not_initialised_on_says_what_to_do() -> None:
+    app = Flask(__name__)
+    app.testing = True  # the view's error is raised here instead of answered as a 500
+    health = HealthCheck()
+    app.add_url_rule("/healthcheck", "healthcheck", view_func=health.run)
+
+    with pytest.raises(RuntimeError, match=r"call health.init_app\(app\)"):
+        app.test_client().get("/healthcheck")
+
+
+def test_routing_health_check_with_url_variables_says_what_to_use_instead() -> None:
+    app = Flask(__name__)
+    app.testing = True
+    health = HealthCheck(app)
+    app.add_url_rule("/hc/<name>", view_func=health.check)
+
+    with pytest.raises(TypeError, match=r"takes no URL variables \(got name\).*<name>"):
+        app.test_client().get("/hc/database")
+
+
+# -- init_app is atomic ------------------------------------------------------------------
+
+
+class _Before:
+    """What an app had before a failed ``init_app``, to show that it has not changed."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.wsgi_app = app.wsgi_app
+        self.rules = sorted(rule.rule for rule in app.url_map.iter_rules())
+        self.threads = set(threading.enumerate())
+
+    def assert_untouched(self) -> None:
+        app = self.app
+        assert "healthcheck" not in app.extensions
+        assert app.wsgi_app == self.wsgi_app  # no middleware wrapped around it
+        assert not [key for key in app.config if key.startswith("HEALTHCHECK_")]
+        assert sorted(rule.rule for rule in app.url_map.iter_rules()) == self.rules
+        assert set(threading.enumerate()) <= self.threads
+
+
+def test_a_blueprint_named_healthcheck_is_refused_before_the_app_is_touched() -> None:
+    app = Flask(__name__)
+    app.register_blueprint(Blueprint("healthcheck", __name__))
+    health = HealthCheck(startup_gate=())
+    health.add_check(lambda: (True, "ok"), name="background", period=60)
+    before = _Before(app)
+
+    with pytest.raises(ConfigurationError, match=r"blueprint named 'healthcheck'.*name="):
+        health.init_app(app)
+
+    before.assert_untouched()
+    with pytest.raises(RuntimeError, match="not initialised"):
+        health.state(app)
+
+
+def test_a_route_at_the_path_is_refused_and_a_retry_with_another_path_works() -> None:
+    app = Flask(__name__)
+
+    @app.get("/healthz")
+    def mine() -> str:
+        return "my own health page"
+
+    health = HealthCheck()
+    health.add_check(lambda: (True, "ok"), name="ok")
+    before = _Before(app)
+
+    with pytest.raises(ConfigurationError, match=r"route at '/healthz'.*HEALTHCHECK_PATH"):
+        health.init_app(app)
+    before.assert_untouched()
+
+    health.init_app(app, path="/health")  # what the message says to do
+
+    client = app.test_client()
+    assert client.get("/health").json["results"][0]["output"] == "ok"
+    assert client.get("/healthz").text == "my own health page"
+    assert app.config["HEALTHCHECK_PATH"] == "/health"
+
+
+def test_a_probe_port_in_use_is_refused_before_the_app_is_touched() -> None:
+    app = Flask(__name__)
+    before = _Before(app)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        health = HealthCheck(probe_port=port, probe_host="127.0.0.1")
+
+        with pytest.raises(ConfigurationError, match=f"HEALTHCHECK_PROBE_PORT {port} is already"):
+            health.init_app(app)
+
+    before.assert_untouched()
+
+
+def test_init_app_after_the_first_request_says_so_and_changes_nothing() -> None:
+    app = Flask(__name__)
+    app.add_url_rule("/", "index", lambda: "hi")
+    assert app.test_client().get("/").status_code == 200
+    before = _Before(app)
+
+    with pytest.raises(RuntimeError, match="before the app handles its first request"):
+        HealthCheck(app)
+    before.assert_untouched()

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import importlib.metadata
 import json
 import re
+import socket
+import sys
+import types
 from collections.abc import Callable
 
 import pytest
@@ -120,7 +124,7 @@ def test_health_json_follows_the_ietf_draft(mixed: None, client: FlaskClient) ->
     assert set(body["checks"]) == {"database", "redis", "disk"}
     [database] = body["checks"]["database"]
     assert database["status"] == "pass"
-    assert database["output"] == "database ok"
+    assert "output" not in database  # the draft: omitted while a check passes
     assert datetime.datetime.fromisoformat(database["time"]).tzinfo is not None
     [redis] = body["checks"]["redis"]
     assert (redis["status"], redis["output"]) == ("fail", "connection refused")
@@ -302,3 +306,71 @@ def test_health_json_time_is_the_result_timestamp_in_utc() -> None:
     assert datetime.datetime.fromisoformat(check["time"]) == datetime.datetime.fromtimestamp(
         1_500_000_000.0, datetime.timezone.utc
     )
+
+
+# -- what health+json says of the service ------------------------------------------------
+
+
+def test_health_json_names_the_service_after_the_app_and_leaves_out_what_it_cannot_know(
+    health: HealthCheck, client: FlaskClient, app: Flask
+) -> None:
+    health.add_check(lambda: (True, "ok"), name="db")
+
+    body = client.get("/healthz/ready?format=health%2Bjson").json
+
+    assert body["serviceId"] == "test_app"  # the app's name
+    assert body["description"] == f"readyz of {socket.gethostname()}"
+    assert "version" not in body
+    assert "releaseId" not in body
+
+
+def test_health_json_service_fields_are_settings(
+    health: HealthCheck, make_app: Callable[..., Flask]
+) -> None:
+    health.add_check(lambda: (True, "ok"), name="db")
+    client = make_app(
+        HEALTHCHECK_SERVICE_ID="billing-api",
+        HEALTHCHECK_VERSION="2",
+        HEALTHCHECK_RELEASE_ID="2.4.1-7f9c0de",
+        HEALTHCHECK_DESCRIPTION="the billing API",
+    ).test_client()
+
+    body = client.get("/healthz?format=health%2Bjson").json
+
+    assert (body["serviceId"], body["version"], body["releaseId"], body["description"]) == (
+        "billing-api",
+        "2",
+        "2.4.1-7f9c0de",
+        "the billing API",
+    )
+
+
+def test_health_json_version_is_discovered_from_the_app_s_package(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    package = types.ModuleType("billing")
+    package.__version__ = "3.2.1"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "billing", package)
+    app = Flask("billing.web")
+    HealthCheck(app)
+    installed = Flask("psutil")  # a distribution of that name is installed
+    HealthCheck(installed)
+
+    assert app.test_client().get("/healthz?format=health%2Bjson").json["version"] == "3.2.1"
+    assert installed.test_client().get("/healthz?format=health%2Bjson").json["version"] == (
+        importlib.metadata.version("psutil")
+    )
+
+
+def test_health_json_shows_output_only_for_warn_and_fail(
+    health: HealthCheck, client: FlaskClient
+) -> None:
+    health.add_check(lambda: (True, "all good"), name="fine")
+    health.add_check(lambda: Outcome(True, "92% full", warning=True), name="disk")
+    health.add_check(lambda: (False, {"lag": 40}), name="replica", critical=False)
+
+    checks = client.get("/healthz?format=health%2Bjson").json["checks"]
+
+    assert "output" not in checks["fine"][0]
+    assert checks["disk"][0]["output"] == "92% full"
+    assert checks["replica"][0]["output"] == '{"lag":40}'

@@ -91,6 +91,33 @@ def test_probes_and_command_line_clients_still_get_json(
     assert "status" in response.json
 
 
+@pytest.mark.parametrize("path", ["/healthz", "/healthz/ready?format=html"])
+def test_the_page_is_served_with_security_headers_and_refreshes_itself(
+    checks: None, client: FlaskClient, path: str
+) -> None:
+    response = client.get(path, headers={"Accept": BROWSER_ACCEPT})
+
+    assert response.mimetype == "text/html"
+    policy = response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy
+    assert "frame-ancestors 'none'" in policy  # obeyed in a header only, not in a meta tag
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Refresh"] == "30"
+
+
+def test_the_page_refresh_is_configurable_and_can_be_turned_off(
+    checks: None, make_app: Callable[..., Flask]
+) -> None:
+    every_five = make_app(HEALTHCHECK_PAGE_REFRESH=5).test_client()
+    never = make_app(HEALTHCHECK_PAGE_REFRESH=0).test_client()
+
+    assert every_five.get("/healthz?format=html").headers["Refresh"] == "5"
+    assert "Refresh" not in never.get("/healthz?format=html").headers
+    assert "Refresh" not in every_five.get("/healthz?format=json").headers
+    assert "Content-Security-Policy" in never.get("/healthz?format=html").headers
+
+
 def test_the_page_escapes_names_and_outputs(
     health: HealthCheck, make_app: Callable[..., Flask]
 ) -> None:

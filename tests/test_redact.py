@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flask_healthcheck import CheckError, HealthCheck
-from flask_healthcheck.redact import mask_credentials
+from flask_healthcheck.redact import is_secret_name, mask_credentials, mask_structure
 
 from .conftest import wait_until
 
@@ -358,3 +358,50 @@ def test_url_password_never_shows_in_the_log(
     assert any("postgresql://user:***@host/db" in message for message in messages)
     assert not [message for message in messages if "secret" in message]
     assert "secret" not in caplog.text  # formatted records, tracebacks included
+
+
+# -- names and structures ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "SECRET_KEY",
+        "MAIL_PASSWORD",
+        "HEALTHCHECK_TOKEN",
+        "apiKey",
+        "X-Api-Key",
+        "client_secret",
+        "AWS_SECRET_ACCESS_KEY",
+        "SECURITY_PASSWORD_SALT",
+        "Authorization",
+    ],
+)
+def test_secret_names_are_told_by_the_masking_rule(name: str) -> None:
+    assert is_secret_name(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["SESSION_COOKIE_NAME", "PERMANENT_SESSION_LIFETIME", "key_id", "monkey", "DEBUG", "rows"],
+)
+def test_ordinary_names_are_not_secret(name: str) -> None:
+    assert not is_secret_name(name)
+
+
+def test_a_structure_is_masked_by_key_name_and_by_value() -> None:
+    value = {
+        "password": "hunter2",
+        "nested": {"SECRET_KEY": b"bytes", "url": "redis://:pw@cache/0", "port": 6379},
+        "list": ("token=abc", {"apiKey": None}),
+        "postgresql://app:hunter2@db/prod": True,
+        1: "one",
+    }
+    assert mask_structure(value) == {
+        "password": "***",
+        "nested": {"SECRET_KEY": "***", "url": "redis://:***@cache/0", "port": 6379},
+        "list": ["token=***", {"apiKey": None}],
+        "postgresql://app:***@db/prod": True,
+        1: "one",
+    }
+    assert value["password"] == "hunter2"  # a copy: the check's own value is left alone

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 
 from flask_healthcheck import CheckError, HealthCheck, Outcome, time_left
 from flask_healthcheck.clock import ManualClock
+from flask_healthcheck.results import EXPECTED
 
 from .conftest import Calls, wait_until
 
@@ -404,7 +405,7 @@ def test_misbehaving_checks_fail_alone_and_never_break_the_endpoint(
     health.add_check(lambda: None, name="returns_none")
     health.add_check(lambda: True, name="returns_bool")
     health.add_check(lambda: {"ok": True}, name="returns_dict")
-    health.add_check(lambda: (1, "one"), name="returns_int_tuple")
+    health.add_check(lambda: (2, "two"), name="returns_int_tuple")
     health.add_check(lambda: (True, "a", "b"), name="returns_triple")
     health.add_check(release.wait, name="hangs", timeout=0.3)
     health.add_check(async_ok)
@@ -419,15 +420,15 @@ def test_misbehaving_checks_fail_alone_and_never_break_the_endpoint(
     results = results_by_name(response.json)
     assert {name for name, r in results.items() if r["passed"]} == {"async_ok", "healthy"}
     assert results["raises"]["output"] == "raised ValueError (details withheld)"
-    assert results["returns_none"]["output"] == "returned None, expected (bool, str)"
-    assert results["returns_bool"]["output"] == "returned True, expected (bool, str)"
-    assert results["returns_dict"]["output"] == "returned a dict, expected (bool, str)"
+    expected = EXPECTED
+    assert results["returns_none"]["output"] == f"returned None, {expected}"
+    assert results["returns_bool"]["output"] == f"returned True, {expected}"
+    assert results["returns_dict"]["output"] == f"returned a dict, {expected}"
     assert results["returns_int_tuple"]["output"] == (
-        "returned a tuple (int, str), expected (bool, str)"
+        f"returned a tuple (int, str), {expected}; its first element, of type int, is not "
+        "True, False, 1 or 0"
     )
-    assert results["returns_triple"]["output"] == (
-        "returned a tuple (bool, str, str), expected (bool, str)"
-    )
+    assert results["returns_triple"]["output"] == f"returned a tuple (bool, str, str), {expected}"
     assert results["hangs"]["output"] == "timed out after 0.3 s"
     assert results["async_ok"]["output"] == "async ok"
     assert results["healthy"]["output"] == "still fine"
@@ -487,7 +488,7 @@ def test_async_check_runs_and_can_fail(health: HealthCheck, client: FlaskClient)
 
     assert results["async_pass"]["output"] == "awaited"
     assert results["async_raise"]["output"] == "raised RuntimeError (details withheld)"
-    assert results["async_none"]["output"] == "returned None, expected (bool, str)"
+    assert results["async_none"]["output"] == f"returned None, {EXPECTED}"
 
 
 def test_async_check_that_never_finishes_times_out(
@@ -686,3 +687,125 @@ def test_cached_results_are_not_logged_again(
     assert wait_until(lambda: any("check down failed" in r.getMessage() for r in caplog.records))
     time.sleep(0.05)
     assert len([r for r in caplog.records if "check down failed" in r.getMessage()]) == 1
+
+
+def test_a_hung_check_with_failed_ttl_0_logs_once_not_on_every_request(
+    health: HealthCheck,
+    make_app: Callable[..., Flask],
+    release: threading.Event,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Each request finds the hung run past its timeout and records a timeout of its own
+    # (nothing is cached): that used to log a warning, with its traceback, per request.
+    caplog.set_level(logging.DEBUG, logger="flask_healthcheck")
+    health.add_check(release.wait, name="hung", timeout=0.05)
+    client = make_app(HEALTHCHECK_FAILED_TTL=0, HEALTHCHECK_STARTUP_GATE=()).test_client()
+
+    for _ in range(300):
+        assert client.get("/healthz").status_code == 503
+
+    loud = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert len(loud) == 2, loud
+    assert loud[0].startswith("check hung failed after 0.")
+    assert "timed out after 0.05 s" in loud[0]
+    assert loud[1] == "endpoint report changed from unknown to failing: failing: hung"
+    assert sum("check hung" in r.getMessage() for r in caplog.records) >= 300  # at DEBUG
+
+
+def test_a_failing_check_logs_a_warning_when_it_fails_and_info_when_it_recovers(
+    health: HealthCheck, make_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="flask_healthcheck")
+    healthy = threading.Event()
+    health.add_check(
+        lambda: (healthy.is_set(), "in sync" if healthy.is_set() else "lag 40 s"), name="replica"
+    )
+    client = make_app(**FAST).test_client()
+
+    for state in (False, True, False):
+        if state:
+            healthy.set()
+        else:
+            healthy.clear()
+        for _ in range(5):
+            client.get("/healthz")
+
+    def logged() -> list[tuple[int, str]]:
+        return [
+            (r.levelno, r.getMessage().split(" after ")[0].split(" in ")[0])
+            for r in caplog.records
+            if r.getMessage().startswith("check replica")
+        ]
+
+    # One line a run, fifteen runs; a run's line comes from its thread, maybe after the answer.
+    assert wait_until(lambda: len(logged()) >= 15)
+    assert sorted(line for line in logged() if line[0] >= logging.INFO) == [
+        (logging.INFO, "check replica recovered"),
+        (logging.WARNING, "check replica failed"),
+        (logging.WARNING, "check replica failed"),
+    ]
+
+
+def test_a_check_error_is_logged_without_its_traceback_which_goes_to_debug(
+    health: HealthCheck, client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="flask_healthcheck")
+
+    @health.check
+    def database() -> tuple[bool, str]:
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except OSError as exc:
+            raise CheckError("connection refused", detail="db:5432 refused the connection") from exc
+
+    assert client.get("/healthz").status_code == 503
+
+    def of_database(level: int) -> list[str]:
+        return [
+            r.getMessage()
+            for r in caplog.records
+            if r.levelno == level and r.getMessage().startswith("check database")
+        ]
+
+    assert wait_until(lambda: bool(of_database(logging.WARNING)))
+    [warning] = of_database(logging.WARNING)
+    assert warning.endswith(": db:5432 refused the connection")
+    assert "Traceback" not in warning
+    [trace] = [m for m in of_database(logging.DEBUG) if "Traceback" in m]
+    assert "ConnectionRefusedError: [Errno 111] Connection refused" in trace
+
+
+# -- the output a result keeps -----------------------------------------------------------
+
+
+def test_a_huge_output_is_capped_in_every_format_and_in_the_cache(
+    health: HealthCheck, make_app: Callable[..., Flask]
+) -> None:
+    megabyte = 1024 * 1024
+    health.add_check(lambda: (False, "x" * megabyte), name="huge", critical=False)
+
+    def raises() -> tuple[bool, str]:
+        raise ValueError("y" * megabyte)
+
+    health.add_check(raises, name="raises", critical=False)
+    health.add_check(lambda: (True, {"rows": list(range(megabyte // 4))}), name="rows")
+    app = make_app(HEALTHCHECK_TOKEN="t0ken", HEALTHCHECK_STARTUP_GATE=())
+    client = app.test_client()
+
+    for query in ("", "?format=text", "?format=html", "?format=health%2Bjson"):
+        for headers in ({}, {"Authorization": "Bearer t0ken"}):
+            response = client.get(f"/healthz{query}", headers=headers)
+            assert response.status_code == 200
+            assert len(response.data) < 20_000, (query, headers)
+            assert "characters cut]" in response.text
+    for result in health.run(app=app).results:  # from the cache, as kept there
+        assert len(result.output) <= 4096
+        assert result.detail is None or len(result.detail) <= 4096
+    [rows] = health.run(["rows"], app=app).results
+    assert rows.output.startswith('{"rows":[0,1,2,')
+    assert rows.output_json is None
+
+    small = make_app(HEALTHCHECK_OUTPUT_LIMIT=200, HEALTHCHECK_STARTUP_GATE=())
+    [huge] = small.test_client().get("/healthz/huge").json["results"]
+    assert len(huge["output"]) <= 200
+    assert huge["output"].endswith(f"...[{megabyte - huge['output'].index('...')} characters cut]")

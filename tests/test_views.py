@@ -525,6 +525,27 @@ def test_unknown_exclude_is_a_400_naming_it(
     assert "'typo'" in response.json["error"]
 
 
+@pytest.mark.parametrize(
+    "query", ["exclude=other", "exclude=toggle", "exclude=", "format=text&exclude=x"]
+)
+def test_exclude_on_the_endpoint_of_one_check_is_a_400(
+    health: HealthCheck, toggle: threading.Event, client: FlaskClient, query: str
+) -> None:
+    health.add_check(lambda: (True, ""), name="other")
+
+    response = client.get(f"/healthz/toggle?{query}")
+
+    assert response.status_code == 400
+    assert response.mimetype == "application/json"
+    assert "?exclude= does not apply to the endpoint of one check" in response.json["error"]
+    assert client.get("/healthz/toggle?format=text").status_code == 200
+
+
+def test_every_answer_says_nosniff(toggle: threading.Event, client: FlaskClient) -> None:
+    for path in [*ENDPOINTS, "/healthz/toggle", "/healthz/nope", "/healthz?format=yaml"]:
+        assert client.get(path).headers["X-Content-Type-Options"] == "nosniff", path
+
+
 # -- detail visibility -------------------------------------------------------------------
 
 
