@@ -34,7 +34,8 @@ def make_app(config: dict[str, Any] | None = None) -> Flask:
     (applied unless ``MIGRATE_ON_START`` is off), Redis, Celery, Sentry and the views.
 
     *config* overrides what the environment says. ``create_app`` adds the health checks at
-    ``/healthz``; :mod:`sample_app.seed001` adds seed 001's ``/health-check`` instead.
+    ``/healthz``; :mod:`sample_app.open_event` adds the Open Event Server's ``/health-check``
+    instead.
     """
     instance_path = os.environ.get("SAMPLE_INSTANCE_PATH")
     app = Flask(

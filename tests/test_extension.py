@@ -1,4 +1,4 @@
-"""The extension object: seed 001's form, app factories, several apps, and what it keeps."""
+"""The extension object: the Runscope form, app factories, several apps, and what it keeps."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ RUNSCOPE_KEYS = {"status", "hostname", "timestamp", "results"}
 RUNSCOPE_RESULT_KEYS = {"checker", "output", "passed", "timestamp", "expires"}
 
 
-def test_seed_001_form_serves_runscope_json_at_the_given_path() -> None:
+def test_runscope_form_serves_runscope_json_at_the_given_path() -> None:
     app = Flask(__name__)
     health = HealthCheck(app, "/health-check")
 
@@ -53,7 +53,7 @@ def test_seed_001_form_serves_runscope_json_at_the_given_path() -> None:
     assert result["tags"] == ["ready"]
 
 
-def test_seed_001_form_reports_failure_with_503() -> None:
+def test_runscope_form_reports_failure_with_503() -> None:
     app = Flask(__name__)
     health = HealthCheck(app, "/health-check")
 
@@ -71,8 +71,8 @@ def test_seed_001_form_reports_failure_with_503() -> None:
     assert result["output"] == "Error connecting to database"
 
 
-def test_seed_001_form_accepts_current_app_inside_an_app_context() -> None:
-    # The seed passes Flask's ``current_app`` proxy, not the app itself.
+def test_runscope_form_accepts_current_app_inside_an_app_context() -> None:
+    # The Runscope form passes Flask's ``current_app`` proxy, not the app itself.
     app = Flask(__name__)
     with app.app_context():
         health = HealthCheck(current_app, "/health-check")

@@ -1,4 +1,4 @@
-"""Seed 004's state decision matrix, one test per row, against real server processes.
+"""The state decision matrix of docs/lifecycle.rst, one test per row, against real server processes.
 
 Each row gets its own server (``tests/apps/lifecycle_app.py`` under gunicorn, or Flask's
 development server), all started at once by the ``matrix`` fixture so that the rows cost one

@@ -1,5 +1,6 @@
-"""The sample app: its checks on embedded defaults and on real services, seed 001's form, the
-migrations applied on start, eager and real Celery tasks, Sentry, and ``flask run``."""
+"""The sample app: its checks on embedded defaults and on real services, the Open Event Server's
+Runscope form, the migrations applied on start, eager and real Celery tasks, Sentry, and
+``flask run``."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from sqlalchemy import inspect, select, text
 
 from flask_healthcheck import LIVE, READY, STARTUP, ConfigurationError
 from flask_healthcheck.contrib.alembic import ModelsCheck
-from sample_app import create_app, seed001
+from sample_app import create_app, open_event
 from sample_app.models import Note, db
 from sample_app.schema import ADVISORY_LOCK_KEY, apply_migrations
 from sample_app.settings import database_url
@@ -252,13 +253,13 @@ def test_database_urls_without_a_driver_get_the_installed_one() -> None:
     assert database_url("sqlite:///x.db") == "sqlite:///x.db"
 
 
-# -- seed 001's form ------------------------------------------------------------------------
+# -- the Open Event Server's Runscope form ---------------------------------------------------
 
 
-def test_seed001_app_answers_the_runscope_report_at_health_check(
+def test_open_event_app_answers_the_runscope_report_at_health_check(
     instance: Path, make_app: Callable[..., Flask]
 ) -> None:
-    client = make_app(build=seed001.create_app).test_client()
+    client = make_app(build=open_event.create_app).test_client()
 
     response = client.get("/health-check")
 
@@ -282,7 +283,7 @@ def test_seed001_app_answers_the_runscope_report_at_health_check(
     assert client.get("/healthz").status_code == 404
 
 
-def test_seed001_database_check_fails_with_its_message_and_reports_to_sentry(
+def test_open_event_database_check_fails_with_its_message_and_reports_to_sentry(
     instance: Path, make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import sentry_sdk
@@ -290,7 +291,7 @@ def test_seed001_database_check_fails_with_its_message_and_reports_to_sentry(
     captured: list[bool] = []
     monkeypatch.setattr(sentry_sdk, "capture_exception", lambda: captured.append(True))
     url = f"postgresql://postgres@127.0.0.1:{free_port()}/notes"
-    app = make_app({"SQLALCHEMY_DATABASE_URI": url}, build=seed001.create_app)
+    app = make_app({"SQLALCHEMY_DATABASE_URI": url}, build=open_event.create_app)
 
     response = app.test_client().get("/health-check/health_check_db")
 
@@ -299,7 +300,9 @@ def test_seed001_database_check_fails_with_its_message_and_reports_to_sentry(
     assert captured == [True]
 
 
-def test_the_main_app_has_no_seed001_path(instance: Path, make_app: Callable[..., Flask]) -> None:
+def test_the_main_app_has_no_open_event_path(
+    instance: Path, make_app: Callable[..., Flask]
+) -> None:
     assert make_app().test_client().get("/health-check").status_code == 404
 
 

@@ -1,4 +1,4 @@
-"""The app ``tests/test_lifecycle.py`` serves to walk seed 004's state decision matrix.
+"""The app ``tests/test_lifecycle.py`` serves to walk the decision matrix (docs/lifecycle.rst).
 
 ``gunicorn 'tests.apps.lifecycle_app:create_app()'`` or ``flask --app ... run`` serves it.
 ``HEALTHCHECK_*`` keys come from ``FLASK_HEALTHCHECK_*`` environment variables (JSON values, so

@@ -1,16 +1,16 @@
-"""Seed 001's health check, written as the Open Event Server post wrote it, on this library.
+"""The Open Event Server's health check, written as its blog post wrote it, on this library.
 
 ``HealthCheck(current_app, "/health-check")`` and ``health.add_check(health_check_db)``: the
 Runscope ``healthcheck`` form, which keeps working unchanged. Serve it with::
 
-    flask --app sample_app.seed001 run
+    flask --app sample_app.open_event run
 
 It is the same app as :func:`sample_app.create_app` (models, migrations, Redis, Celery,
-Sentry), with seed 001's checks at ``/health-check`` instead of the checks at ``/healthz``: an
-app has one ``HealthCheck``. ``GET /health-check`` answers the Runscope report (``status``,
-``results`` of ``checker``, ``output``, ``passed``, ``timestamp``, ``expires``), and the library
-adds what seed 001 did not have: ``/health-check/ready``, ``/live``, ``/startup``, one check per
-URL, timeouts and caching.
+Sentry), with the Open Event Server's checks at ``/health-check`` instead of the checks at
+``/healthz``: an app has one ``HealthCheck``. ``GET /health-check`` answers the Runscope report
+(``status``, ``results`` of ``checker``, ``output``, ``passed``, ``timestamp``, ``expires``),
+and the library adds what the Runscope library did not have: ``/health-check/ready``,
+``/live``, ``/startup``, one check per URL, timeouts and caching.
 
 The checks are plain functions returning ``(passed, output)``, as in the post: the database,
 "models in line with the migrations", the Celery workers and Redis.
@@ -81,7 +81,7 @@ def health_check_redis() -> tuple[bool, str]:
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """The sample app with seed 001's checks at ``/health-check``."""
+    """The sample app with the Open Event Server's checks at ``/health-check``."""
     app = make_app(config)
     with app.app_context():
         health = HealthCheck(current_app, "/health-check")
