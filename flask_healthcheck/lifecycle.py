@@ -72,6 +72,9 @@ class Lifecycle:
 
     def liveness_results(self) -> list[CheckResult]:
         """A result per heartbeat, and one for the request watchdog when it is on."""
+        watchdog = self._settings.request_watchdog
+        if not self._heartbeats and not watchdog:
+            return []  # the common case, on every liveness probe
         now = self._clock.monotonic()
         stamp = self._clock.time()
         results = []
@@ -84,7 +87,6 @@ class Lifecycle:
             results.append(
                 CheckResult.synthetic(f"heartbeat:{name}", age <= timeout, output, LIVE, stamp)
             )
-        watchdog = self._settings.request_watchdog
         if watchdog:
             with self._lock:
                 oldest = min(self._requests.values(), default=now)

@@ -6,6 +6,7 @@ Every report format is built from these frozen objects; nothing here runs a chec
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import time
 from collections.abc import Hashable, Iterable
@@ -304,7 +305,7 @@ class Report:
         name, else the endpoint's Kubernetes-style name (``readyz``)."""
         return self.check if self.check is not None else self.endpoint.k8s_name
 
-    @property
+    @functools.cached_property
     def passed(self) -> bool:
         """True when every critical check passed: the endpoint answers its success status."""
         return all(result.passed for result in self.results if result.critical)
