@@ -6,26 +6,18 @@ app without Sentry pays nothing. Everything here is a no-op while Sentry is not 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 import sentry_sdk
 from sentry_sdk.utils import event_from_exception
 
-from .redact import mask_credentials
+from .redact import mask_structure
 from .runner import Transition
 
+if TYPE_CHECKING:
+    from sentry_sdk._types import Event
+
 TAG = "healthcheck.check"
-
-
-def _masked(value: Any) -> Any:
-    """*value* with URL credentials masked in every string it holds."""
-    if isinstance(value, str):
-        return mask_credentials(value)
-    if isinstance(value, dict):
-        return {key: _masked(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_masked(item) for item in value]
-    return value
 
 
 def _active() -> bool:
@@ -59,7 +51,9 @@ def report_transition(transition: Transition) -> None:
             event, hint = event_from_exception(
                 transition.exception, client_options=sentry_sdk.get_client().options
             )
-            scope.capture_event(_masked(event), hint=hint)
+            # The event still holds the frames' local variables as objects (sentry_sdk turns
+            # them into text when it sends): a secret key's value is masked as in a report.
+            scope.capture_event(cast("Event", mask_structure(event)), hint=hint)
         else:
             scope.capture_message(
                 f"health check {result.name!r} failed: {result.output}", level="error"

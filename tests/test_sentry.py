@@ -206,6 +206,29 @@ def test_url_password_is_masked_in_the_sentry_event(
     assert "secret" not in repr(event)
 
 
+def test_secret_local_variables_and_mapping_keys_are_masked_in_the_sentry_event(
+    sentry: Callable[..., MemoryTransport], health: HealthCheck, make_app: Callable[..., Flask]
+) -> None:
+    transport = sentry()  # sentry_sdk sends the frames' local variables by default
+
+    @health.check
+    def payments() -> tuple[bool, str]:
+        webhook_signature = "k-7d1e-local"  # a name sentry_sdk's own scrubber does not know
+        settings = {"client_secret": "s-93af-dict", "region": "eu-west-1"}
+        raise ConnectionError(f"refused {len(webhook_signature) + len(settings)} attempts")
+
+    make_app(**FAST).test_client().get("/healthz")
+
+    assert wait_until(lambda: bool(transport.events()))
+    [event] = transport.events()
+    text = repr(event)
+    assert "k-7d1e-local" not in text
+    assert "s-93af-dict" not in text
+    assert "eu-west-1" in text  # what is not secret stays readable
+    frame = event["exception"]["values"][0]["stacktrace"]["frames"][-1]
+    assert frame["vars"]["webhook_signature"] == "***"
+
+
 def test_health_endpoints_are_not_sent_as_transactions_but_other_routes_are(
     sentry: Callable[..., MemoryTransport], health: HealthCheck, make_app: Callable[..., Flask]
 ) -> None:
