@@ -7,14 +7,13 @@ Celery integration) can use it too.
 from __future__ import annotations
 
 import contextvars
-import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .clock import Clock
 
 #: When the running check is due, on the monotonic time of the clock that runs it.
-_due: contextvars.ContextVar[tuple[float, Clock | None] | None] = contextvars.ContextVar(
+_due: contextvars.ContextVar[tuple[float, Clock] | None] = contextvars.ContextVar(
     "_due", default=None
 )
 
@@ -30,11 +29,10 @@ def time_left(default: float = 2.0) -> float:
     if due is None:
         return default
     at, clock = due
-    now = time.monotonic() if clock is None else clock.monotonic()
-    return max(0.01, at - now)
+    return max(0.01, at - clock.monotonic())
 
 
-def start(due: float, clock: Clock | None = None) -> None:
+def start(due: float, clock: Clock) -> None:
     """Mark the start of a check's run in this thread: it is due at *due* on *clock*'s
-    monotonic time (:func:`time.monotonic` when None)."""
+    monotonic time."""
     _due.set((due, clock))
