@@ -173,6 +173,11 @@ class Settings:
     #: Serve Prometheus metrics at ``{path}/metrics`` (needs the ``prometheus`` extra).
     metrics: bool = True
 
+    #: Base directory of the state the workers of a pre-fork server share; None: the
+    #: environment variable ``HEALTHCHECK_SHARED_DIR``, else one in the temporary directory.
+    #: Outside a pre-fork server nothing is shared unless this (or the variable) is set.
+    shared_dir: str | None = None
+
     #: Port of a server thread answering live, ready and startup beside the app (None: off).
     probe_port: int | None = None
     #: Address the probe port listens on.
@@ -288,6 +293,7 @@ _VALIDATORS: dict[str, Callable[[str, object], Any]] = {
     "request_watchdog": _seconds(allow_zero=True),
     "max_in_flight": _count(allow_zero=True),
     "metrics": _flag,
+    "shared_dir": _optional_text,
     "probe_port": _optional_port,
     "probe_host": _host,
     "output_limit": _output_limit,

@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "budget",
             "redact",
             "process",
+            "shared",
             "config",
             "results",
             "registry",
