@@ -8,6 +8,7 @@ Nothing below this module looks the extension up: each part is handed what it ne
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import logging
 import sys
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from flask import Flask, Response, current_app, has_app_context, has_request_context, request
 
-from . import probe_port
+from . import probe_port, shared
 from .availability import Availability
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Settings
@@ -138,7 +139,15 @@ class HealthCheck:
         availability = Availability(self._clock)
         lifecycle = Lifecycle(settings, availability, self._clock)
         state = AppState(
-            settings, self._registry, runner, availability, events, scheduler, lifecycle
+            settings,
+            self._registry,
+            runner,
+            availability,
+            events,
+            scheduler,
+            lifecycle,
+            server=_server_directory(settings),
+            key=_app_key(app, settings),
         )
         blueprint = make_blueprint(state)
         # What may still fail comes first: the probe port (a port in use), then the blueprint,
@@ -420,3 +429,25 @@ class HealthCheck:
                 "health.init_app(app) where the app is created"
             )
         return report_response(state)
+
+
+def _server_directory(settings: Settings) -> shared.ServerDirectory | None:
+    """The directory the workers of this server share, or None; a directory that cannot be
+    made is an error naming the key that places it."""
+    try:
+        return shared.locate(settings.shared_dir)
+    except OSError as exc:
+        where = shared.base_directory(settings.shared_dir)
+        raise ConfigurationError(
+            f"HEALTHCHECK_SHARED_DIR: the workers' shared state cannot be kept in {where}: "
+            f"{exc.strerror or exc}; set HEALTHCHECK_SHARED_DIR (or the environment variable "
+            "of that name) to a directory this user owns and can write"
+        ) from exc
+
+
+def _app_key(app: Flask, settings: Settings) -> str:
+    """The name of an app's files in the server directory: its name and base path, which
+    together tell two apps of one server apart."""
+    text = f"{app.name}{settings.path}"
+    readable = "".join(char if char.isalnum() or char in "-_." else "_" for char in text)
+    return f"{readable[:60]}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from flask import Flask, current_app
 
@@ -25,6 +26,7 @@ from .registry import LIVE, READY, CheckSpec, Registry
 from .results import CheckResult, Report, ServiceInfo
 from .runner import Runner, Transition
 from .scheduler import Scheduler, StartUp
+from .shared import ServerDirectory
 
 
 @dataclass
@@ -51,6 +53,10 @@ class AppState:
     scheduler: Scheduler
     #: Heartbeats, requests in flight and the SIGTERM drain.
     lifecycle: Lifecycle
+    #: The directory the workers of this server share (None: one process, nothing shared).
+    server: ServerDirectory | None = None
+    #: The name of this app's files in :attr:`server` (app name and base path).
+    key: str = "app"
     #: The Prometheus metrics (``health.metrics(app)``).
     metrics: HealthMetrics = field(init=False)
     #: The thread that takes the process through its start-up.
@@ -69,6 +75,13 @@ class AppState:
             settings.release_id,
             settings.description,
         )
+
+    def shared_path(self, part: str) -> Path | None:
+        """The directory (made if need be) where this app keeps *part* of what the workers
+        of its server share (``results``, ``metrics``); None when nothing is shared."""
+        if self.server is None:
+            return None
+        return self.server.sub(self.key, part)
 
     def _report(
         self, endpoint: Endpoint, results: Iterable[CheckResult], check: str | None = None
