@@ -33,6 +33,7 @@ from .results import Report
 from .runner import Runner, Transition
 from .scheduler import Scheduler
 from .state import AppState
+from .store import SharedResults
 from .views import BLUEPRINT_NAME, make_blueprint, report_response
 
 if TYPE_CHECKING:
@@ -133,9 +134,13 @@ class HealthCheck:
             app.config, defaults, app_name=app.name, import_name=app.import_name
         )
         self._refuse_clashes(app, settings)
-        runner = Runner(settings, clock=self._clock)
+        server = _server_directory(settings)
+        key = _app_key(app, settings)
+        results = None if server is None else SharedResults(server.sub(key, "results"))
+        runner = Runner(settings, clock=self._clock, shared=results)
         events = Events(self._change_listeners, self._answer_listeners)
-        scheduler = Scheduler(runner, lambda: self._registry)
+        role = None if server is None else server.role(f"scheduler-{key}")
+        scheduler = Scheduler(runner, lambda: self._registry, role)
         availability = Availability(self._clock)
         lifecycle = Lifecycle(settings, availability, self._clock)
         state = AppState(
@@ -146,20 +151,20 @@ class HealthCheck:
             events,
             scheduler,
             lifecycle,
-            server=_server_directory(settings),
-            key=_app_key(app, settings),
+            server=server,
+            key=key,
         )
         blueprint = make_blueprint(state)
         # What may still fail comes first: the probe port (a port in use), then the blueprint,
         # which the checks above leave nothing to fail on; the port is closed if it does.
-        server = None
+        probe_server = None
         if settings.probe_port is not None:
-            server = probe_port.start_at_init(app, settings)
+            probe_server = probe_port.start_at_init(app, settings)
         try:
             app.register_blueprint(blueprint)
         except BaseException:
-            if server is not None and server.app is app:
-                server.close()
+            if probe_server is not None and probe_server.app is app:
+                probe_server.close()
             raise
         Settings.write_defaults(app.config, defaults)
         runner.add_listener(state.record_result)

@@ -54,6 +54,8 @@ class ForkHooks:
         self._handed_down: list[Callable[[], None]] = []
         #: True in a process that has run work handed down by its parent.
         self.forked_worker = False
+        #: True in a process forked from the one that registered the hooks.
+        self.forked = False
 
     def register(self, stage: Stage, callback: Callable[[], None]) -> None:
         """Run *callback* in each child at *stage*; see :func:`after_fork_in_child`."""
@@ -65,6 +67,7 @@ class ForkHooks:
 
     def run_in_child(self) -> None:
         """What a child runs right after the fork."""
+        self.forked = True
         # A stable sort: registration order within a stage.
         for _, callback in sorted(self._callbacks, key=lambda entry: entry[0]):
             _call(callback)
@@ -116,8 +119,8 @@ def in_prefork_master() -> bool:
     ``Arbiter``. The call stack tells them apart.
     """
     arbiter = sys.modules.get("gunicorn.arbiter")
-    if arbiter is None:
-        return False
+    if arbiter is None or _hooks.forked:
+        return False  # a forked process is a worker, even while the fork is on its stack
     base = sys.modules.get("gunicorn.workers.base")
     worker_loading = getattr(getattr(base, "Worker", None), "load_wsgi", None)
     worker_code = getattr(worker_loading, "__code__", None)

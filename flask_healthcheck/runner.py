@@ -1,18 +1,29 @@
 """Running checks: concurrently, within deadlines, cached, and at most one run per check at a time.
 
-Each run of a check gets its own daemon thread, so a check that never returns costs one thread and
-nothing more: while its run is in flight no second run of that check starts, and every request
-that needs it waits only until the run's timeout or the request's deadline, whichever comes first.
-A run that finishes after its timeout is discarded; the check stays failed "timed out" until a
-run finishes in time. No signals are used, so this works in any thread of any server.
+Each run of a check gets its own daemon thread. Every request that needs a run waits only until
+the run's timeout or the request's deadline, whichever comes first. A run still going at its
+timeout is *abandoned*: the check is failed "timed out", and once that result has expired the
+next run starts without waiting for the abandoned one, so a check recovers as soon as its
+dependency does. At most one abandoned run per check is kept: while it has not returned and the
+run after it is past its timeout too, no third run starts, so a check that never returns costs
+at most two threads. A run that finishes after its timeout is discarded. No signals are used,
+so this works in any thread of any server.
+
+With a :class:`~flask_healthcheck.store.SharedResults` (the workers of a pre-fork server), the
+runner's cache sits in front of the server's records: a result another worker stored is used
+while fresh, and a run takes the check's lease first, so that one worker runs it per TTL for
+the whole server while the others wait for its result (:mod:`~flask_healthcheck.store`).
+Listeners hear of a result in the worker that produced it only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import logging
 import threading
+import time
 import traceback
 import weakref
 from collections.abc import Callable, Coroutine, Iterable, Sequence
@@ -28,6 +39,7 @@ from .exceptions import CheckError
 from .redact import mask_credentials
 from .registry import CheckSpec
 from .results import CheckResult, Outcome, interpret, shown_detail, shown_output
+from .store import Lease, Record, SharedResults
 from .verdict import Streak, stale, tolerate
 
 logger = logging.getLogger("flask_healthcheck")
@@ -65,6 +77,8 @@ class _Run:
     timed_out: bool = False
     #: True once a request has logged that its deadline cut this run: later ones log at DEBUG.
     cut_by_deadline: bool = False
+    #: The server-wide lease this run holds (shared results only).
+    lease: Lease | None = None
 
 
 @dataclass
@@ -76,6 +90,10 @@ class _Slot:
     #: only ever replaced whole, under the lock, so a request reads a fresh one without the lock.
     cached: tuple[CheckResult, float] | None = None
     in_flight: _Run | None = None
+    #: A run past its timeout that has not returned, which the next run did not wait for.
+    abandoned: _Run | None = None
+    #: Runs abandoned since the process started.
+    abandoned_total: int = 0
     last: CheckResult | None = None
     streak: Streak = field(default_factory=Streak)
 
@@ -86,6 +104,12 @@ async def _await(awaitable: Any) -> Any:
 
 _RUNNERS: weakref.WeakSet[Runner] = weakref.WeakSet()
 
+#: Seconds between two looks at the server's record while another worker runs the check.
+_POLL = 0.005
+#: Seconds a background check's record is not read again after a read found it not yet
+#: renewed (its holder is running it), so a request reads the file at most this often.
+_REREAD = 0.05
+
 
 def _forget_the_parents_runs() -> None:
     """In a process just forked (gunicorn ``--preload``): the threads of runs in flight and any
@@ -95,7 +119,7 @@ def _forget_the_parents_runs() -> None:
         runner._slots_lock = threading.Lock()
         for slot in list(runner._slots.values()):
             slot.lock = threading.Lock()
-            slot.in_flight = None
+            slot.in_flight = slot.abandoned = None
 
 
 process.after_fork_in_child(process.Stage.FORGET, _forget_the_parents_runs)
@@ -114,10 +138,13 @@ class Runner:
         settings: Settings,
         listeners: Sequence[ResultListener] = (),
         clock: Clock = SYSTEM_CLOCK,
+        shared: SharedResults | None = None,
     ) -> None:
         self._settings = settings
         self._listeners = list(listeners)
         self.clock = clock
+        #: The server's records, when the workers of a server share their results.
+        self.shared = shared
         self._slots: dict[str, _Slot] = {}
         self._slots_lock = threading.Lock()
         _RUNNERS.add(self)
@@ -146,8 +173,20 @@ class Runner:
         return slot
 
     def in_flight_count(self) -> int:
-        """How many check runs are executing now (hung ones included)."""
-        return sum(1 for slot in list(self._slots.values()) if slot.in_flight is not None)
+        """How many check runs are executing now (hung and abandoned ones included)."""
+        return sum(
+            (slot.in_flight is not None) + (slot.abandoned is not None)
+            for slot in list(self._slots.values())
+        )
+
+    def abandoned(self) -> dict[str, tuple[int, int]]:
+        """Per check: runs abandoned past their timeout that have not returned yet (0 or 1),
+        and runs abandoned since the process started."""
+        return {
+            name: (int(slot.abandoned is not None), slot.abandoned_total)
+            for name, slot in list(self._slots.items())
+            if slot.abandoned_total
+        }
 
     def run(self, app: Flask, specs: Iterable[CheckSpec]) -> list[CheckResult]:
         """Results for *specs*, in order, fresh from the cache or run now within the deadline."""
@@ -165,24 +204,73 @@ class Runner:
             if cached is not None and clock.monotonic() < cached[1]:
                 results[spec.name] = cached[0]  # the common case: fresh, no lock taken
                 continue
+            if self.shared is not None and slot.in_flight is None:
+                adopted = self._adopt_fresh(spec, slot)
+                if adopted is not None:
+                    results[spec.name] = adopted
+                    continue
             with slot.lock:
                 now = clock.monotonic()
                 cached = slot.cached
                 if cached is not None and now < cached[1]:
                     results[spec.name] = cached[0]
                     continue
-                run = slot.in_flight
-                if run is None:
-                    run = slot.in_flight = _Run(spec=spec, started=now)
-                    self._start(app, run, slot)
+                run = self._begin(app, spec, slot, now)
             waiting.append((spec, run))
         for spec, run in waiting:
             results[spec.name] = self._wait(spec, run, deadline)
         return [results[spec.name] for spec in specs]
 
+    def _begin(self, app: Flask, spec: CheckSpec, slot: _Slot, now: float) -> _Run:
+        """The run of *spec* to wait for: the one in flight, or a new one (the caller holds the
+        slot's lock). A run in flight past its timeout is abandoned for a new one, unless the
+        check already has an abandoned run that has not returned."""
+        run = slot.in_flight
+        if run is not None and now >= run.started + self.timeout_of(spec) and not slot.abandoned:
+            slot.abandoned = run
+            slot.abandoned_total += 1
+            logger.info(
+                "check %s: its run has not returned %.1f s after it started; the next run "
+                "starts without waiting for it",
+                spec.name,
+                now - run.started,
+            )
+            run = None
+        if run is None:
+            run = slot.in_flight = _Run(spec=spec, started=now)
+            self._start(app, run, slot)
+        return run
+
+    def _adopt_fresh(self, spec: CheckSpec, slot: _Slot) -> CheckResult | None:
+        """The server's fresh result of *spec*, taken into this process's cache, or None."""
+        assert self.shared is not None
+        record = self.shared.read(spec.name)
+        if record is None or not record.fresh_at(self.clock.time()):
+            return None
+        with slot.lock:
+            return self._take(slot, record)
+
+    def _take(self, slot: _Slot, record: Record, floor: float = 0.0) -> CheckResult:
+        """Take the server's *record* as this process's latest (the caller holds the slot's
+        lock); cached until the record's freshness ends, or at least *floor* seconds."""
+        assert record.result is not None
+        clock = self.clock
+        slot.last = record.result
+        slot.streak = record.streak
+        left = max(record.fresh_until - clock.time(), floor)
+        slot.cached = (record.result, clock.monotonic() + left)
+        return record.result
+
     def _latest(self, spec: CheckSpec, slot: _Slot) -> CheckResult:
         """The latest result of a background check, failed when there is none or it is stale."""
         assert spec.period is not None
+        if self.shared is not None:
+            cached = slot.cached
+            if cached is None or self.clock.monotonic() >= cached[1]:
+                record = self.shared.read(spec.name)
+                if record is not None and record.result is not None:
+                    with slot.lock:
+                        self._take(slot, record, floor=_REREAD)
         result = slot.last
         if result is None:
             message = f"unknown: no result yet (it runs every {spec.period:g} s in the background)"
@@ -199,13 +287,35 @@ class Runner:
                 return expired  # a fresh result has just come; the next request reads it
             slot.last = expired
             slot.cached = (expired, slot.cached[1] if slot.cached is not None else 0.0)
+        if self.shared is not None and not self._share_stale(spec, result, expired):
+            return expired  # another worker has recorded it (and told its listeners)
         self._notify(Transition(spec, expired, result))
         return expired
+
+    def _share_stale(self, spec: CheckSpec, result: CheckResult, expired: CheckResult) -> bool:
+        """Record in the server's record that *result* went stale; False when another worker
+        has (or a fresher result has come)."""
+        assert self.shared is not None
+
+        def mark(record: Record) -> Record | None:
+            if record.result is None or record.result.timestamp != result.timestamp:
+                return None
+            if not record.result.passed:
+                return None
+            return dataclasses.replace(record, result=expired)
+
+        _, changed = self.shared.update(spec.name, mark)
+        return changed
 
     def has_result(self, name: str) -> bool:
         """True once check *name* has a result (a background check's first run has ended)."""
         slot = self._slots.get(name)
-        return slot is not None and slot.last is not None
+        if slot is not None and slot.last is not None:
+            return True
+        if self.shared is not None:
+            record = self.shared.read(name)
+            return record is not None and record.result is not None
+        return False
 
     def max_age_of(self, spec: CheckSpec) -> float:
         """How old a background check's result may be before it is reported stale."""
@@ -217,9 +327,9 @@ class Runner:
         """Start a run of *spec* unless one is in flight; don't wait for it (background use)."""
         slot = self._slot(spec.name)
         with slot.lock:
-            if slot.in_flight is None:
-                run = slot.in_flight = _Run(spec=spec, started=self.clock.monotonic())
-                self._start(app, run, slot)
+            run = slot.in_flight
+            if run is None or run.timed_out:
+                self._begin(app, spec, slot, self.clock.monotonic())
 
     def enforce_timeout(self, spec: CheckSpec) -> float | None:
         """Fail a run nobody waits for once it is past its timeout (background use).
@@ -285,26 +395,120 @@ class Runner:
             message = f"timed out after {timeout:g} s"
             if elapsed > 2 * timeout:
                 message += f" (its run has not returned for {elapsed:.0f} s)"
-            result, previous = self._store(
-                slot, spec, self._make_result(spec, Outcome(False, message), elapsed)
-            )
+            raw = self._make_result(spec, Outcome(False, message), elapsed)
+            stored = self._store(slot, spec, raw, run)
+            if stored is None:
+                return slot.last or raw  # another worker recorded it (or a newer result)
+            result, previous = stored
         self._notify(Transition(spec, result, previous))
         return result
 
     def _store(
-        self, slot: _Slot, spec: CheckSpec, raw: CheckResult
-    ) -> tuple[CheckResult, CheckResult | None]:
+        self, slot: _Slot, spec: CheckSpec, raw: CheckResult, run: _Run
+    ) -> tuple[CheckResult, CheckResult | None] | None:
         """Cache a new result (the caller holds the slot's lock); return it and the one before.
 
-        What is reported follows the check's failure tolerance (:func:`~.verdict.tolerate`).
+        What is reported follows the check's failure tolerance (:func:`~.verdict.tolerate`),
+        from the server's record when results are shared. Returns None when the server's
+        record has a result newer than *run* (another worker ran the check since, or recorded
+        this run's timeout first): that one is taken instead, and nobody is told twice.
         """
-        slot.streak = slot.streak.after(raw)
-        previous = slot.last
-        result = slot.last = tolerate(spec, previous, raw, slot.streak)
-        slot.cached = (result, self.clock.monotonic() + self._ttl_of(spec, raw.passed))
-        return result, previous
+        ttl = self._ttl_of(spec, raw.passed)
+        if self.shared is None:
+            slot.streak = slot.streak.after(raw)
+            previous = slot.last
+            result = slot.last = tolerate(spec, previous, raw, slot.streak)
+            slot.cached = (result, self.clock.monotonic() + ttl)
+            return result, previous
+        started = raw.timestamp - raw.response_time
+        before: list[Record] = []
+
+        def settle(record: Record) -> Record | None:
+            before.append(record)
+            newer = record.result is not None and record.result.timestamp > started
+            ours = record.lease is not None and run.lease is not None and (
+                record.lease.token == run.lease.token and record.lease.pid == run.lease.pid
+            )
+            if newer and not ours:
+                return None
+            streak = record.streak.after(raw)
+            result = tolerate(spec, record.result, raw, streak)
+            lease = None if ours or record.lease is None else record.lease
+            if lease is not None and not lease.held_at(raw.timestamp):
+                lease = None
+            return Record(result, streak, raw.timestamp + ttl, lease)
+
+        assert self.shared is not None
+        record, changed = self.shared.update(spec.name, settle)
+        if not changed:
+            if record.result is not None:
+                self._take(slot, record)
+            return None
+        assert record.result is not None
+        slot.streak = record.streak
+        slot.last = record.result
+        slot.cached = (record.result, self.clock.monotonic() + ttl)
+        return record.result, before[0].result
+
+    def _coordinate(self, run: _Run, slot: _Slot) -> bool:
+        """Before a run calls its check: take the server's lease on it, or use the result of
+        the worker that holds the lease. True when the run is over without a call."""
+        assert self.shared is not None
+        spec = run.spec
+        clock = self.clock
+        due = run.started + self.timeout_of(spec)
+        # A bound in real time too, for a clock that only a test moves.
+        real_due = time.monotonic() + self.timeout_of(spec) + 1.0
+        while True:
+            left = due - clock.monotonic()
+            if left <= 0 or time.monotonic() >= real_due:
+                return self._give_up(run, slot)
+            now = clock.time()
+            claim = self.shared.claim(spec.name, now, now + left)
+            if claim.granted is not None:
+                run.lease = claim.granted
+                return False
+            if claim.fresh:
+                return self._finish_with(run, slot, claim.record)
+            held = claim.record.lease
+            assert held is not None
+            while clock.monotonic() < due and time.monotonic() < real_due:
+                time.sleep(_POLL)
+                record = self.shared.read(spec.name)
+                if record is None:
+                    break
+                if record.fresh_at(clock.time()):
+                    return self._finish_with(run, slot, record)
+                if record.lease != held or not held.held_at(clock.time()):
+                    break  # the holder is done, gone or past its time: claim again
+
+    def _finish_with(self, run: _Run, slot: _Slot, record: Record) -> bool:
+        with slot.lock:
+            result = self._take(slot, record)
+            if not run.timed_out:
+                run.result = result
+            self._retire(slot, run)
+        run.done.set()
+        return True
+
+    def _give_up(self, run: _Run, slot: _Slot) -> bool:
+        """The run's timeout passed while another worker held the lease: the requests that
+        wait for it record the timeout, as for a run of this process."""
+        with slot.lock:
+            self._retire(slot, run)
+        run.done.set()
+        return True
+
+    @staticmethod
+    def _retire(slot: _Slot, run: _Run) -> None:
+        if slot.in_flight is run:
+            slot.in_flight = None
+        if slot.abandoned is run:
+            slot.abandoned = None
 
     def _execute(self, app: Flask, run: _Run, slot: _Slot) -> None:
+        if self.shared is not None and self._coordinate(run, slot):
+            return
         spec = run.spec
         exception: BaseException | None = None
         explained = False
@@ -342,11 +546,15 @@ class Runner:
         result = self._make_result(spec, outcome, elapsed, detail=detail)
         previous: CheckResult | None = None
         with slot.lock:
-            slot.in_flight = None
+            self._retire(slot, run)
             late = run.timed_out
             if not late:
-                result, previous = self._store(slot, spec, result)
-                run.result = result
+                stored = self._store(slot, spec, result, run)
+                if stored is None:
+                    late = True
+                else:
+                    result, previous = stored
+                    run.result = result
         run.done.set()
         if late:
             logger.info(

@@ -1,6 +1,15 @@
 """Background work of one app in one process: background checks, and getting through start-up.
 
 The scheduler is a thread per app and process that starts checks registered with ``period``.
+When the workers of a pre-fork server share their results, one scheduler runs them for the
+whole server: the one whose process holds the server's scheduler role
+(:class:`~flask_healthcheck.shared.Role`). The others look at the role once a second (or at
+the shortest period, if shorter) and take it over when its holder dies, starting each check
+when it is due by the time of its last result in the server's records.
+
+Nothing of this runs in the master of a pre-fork server that loads the app (``gunicorn
+--preload``): it serves no requests and would go on running checks, and holding their
+connections, beside its workers. The threads start in each worker right after the fork.
 
 Requests read a background check's latest result and never wait for it. The runner fails a
 result older than its maximum age ("stale"), so a healthy answer cannot outlive the facts behind
@@ -23,6 +32,7 @@ from . import process
 from .registry import CheckSpec
 from .results import CheckResult
 from .runner import Runner
+from .shared import Role
 
 logger = logging.getLogger("flask_healthcheck")
 
@@ -60,6 +70,8 @@ class _ProcessThread:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._app: weakref.ref[Flask] | None = None
+        #: True once something asked for the thread, so that a forked child starts it too.
+        self._wanted = False
         _THREADS.add(self)
 
     @property
@@ -74,10 +86,13 @@ class _ProcessThread:
         with self._lock:
             if self.alive:
                 return
+            self._wanted = True
+            self._app = weakref.ref(app)
+            if process.in_prefork_master():
+                return  # the workers start it after the fork (see the module's docs)
             if self._thread is not None and self._pid == os.getpid():
                 self._restarting()
             self._pid = os.getpid()
-            self._app = weakref.ref(app)
             self._thread = threading.Thread(
                 target=self._run, args=(self._app,), name=self.name, daemon=True
             )
@@ -91,7 +106,7 @@ class _ProcessThread:
         """In a forked child, start again at once what ran in the parent (gunicorn workers
         forked from a ``--preload`` master), rather than at the child's first request."""
         app = self._app() if self._app is not None else None
-        if app is not None and self._thread is not None:
+        if app is not None and self._wanted:
             self.ensure_running(app)
 
     def _restarting(self) -> None:
@@ -159,11 +174,15 @@ class Scheduler(_ProcessThread):
 
     name = "healthcheck-scheduler"
 
-    def __init__(self, runner: Runner, specs: Callable[[], Iterable[CheckSpec]]) -> None:
+    def __init__(
+        self, runner: Runner, specs: Callable[[], Iterable[CheckSpec]], role: Role | None = None
+    ) -> None:
         super().__init__()
         self._runner = runner
         self._specs = specs
         self._wake = threading.Event()
+        #: The server's scheduler role, when the workers of a server share their results.
+        self.role = role
 
     def wake(self) -> None:
         """Look at the schedule now (a background check was just registered)."""
@@ -176,12 +195,23 @@ class Scheduler(_ProcessThread):
     def _loop(self, app_ref: weakref.ref[Flask]) -> None:
         next_start: dict[str, float] = {}
         clock = self._runner.clock
+        holding = self.role is None
         while not self.stopping.is_set():
             app = app_ref()
             if app is None:
                 return
             now = clock.monotonic()
             wake_at = now + _MAX_NAP
+            if not holding:
+                specs = [spec for spec in self._specs() if spec.period is not None]
+                if not self._take_role():
+                    del app
+                    periods = [spec.period for spec in specs if spec.period is not None]
+                    clock.wait(self._wake, min([_MAX_NAP, *periods]))
+                    self._wake.clear()
+                    continue
+                holding = True
+                next_start = self._resume(specs)
             for spec in self._specs():
                 if spec.period is None:
                     continue
@@ -200,3 +230,25 @@ class Scheduler(_ProcessThread):
             if nap > 0:
                 clock.wait(self._wake, nap)
             self._wake.clear()
+
+    def _take_role(self) -> bool:
+        assert self.role is not None
+        try:
+            return self.role.try_take()
+        except OSError:
+            logger.exception("the scheduler role could not be taken; trying again")
+            return False
+
+    def _resume(self, specs: list[CheckSpec]) -> dict[str, float]:
+        """When each background check is due, by its last result in the server's records: a
+        worker that takes the role over goes on where the one before it stopped."""
+        runner = self._runner
+        clock = runner.clock
+        now, wall = clock.monotonic(), clock.time()
+        due: dict[str, float] = {}
+        for spec in specs:
+            record = runner.shared.read(spec.name) if runner.shared is not None else None
+            if record is not None and record.result is not None and spec.period is not None:
+                started = record.result.timestamp - record.result.response_time
+                due[spec.name] = now + max(0.0, started + spec.period - wall)
+        return due

@@ -19,6 +19,7 @@ from .services import BlackHole, black_hole
 #: (pytest-xdist, ``--dist loadfile``): starting these first keeps one of them from being
 #: the last thing left running while the other process idles.
 SLOW_FILES = (
+    "test_server_unit.py",
     "test_soak.py",
     "test_end_to_end.py",
     "test_bench.py",

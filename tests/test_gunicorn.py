@@ -108,7 +108,7 @@ def test_readiness_with_a_hung_check_answers_503_timed_out_on_time_repeatedly(
     assert get(f"{server.url}/healthz/live")[0] == 200
 
 
-def test_hung_check_runs_once_per_worker_threads_stay_bounded_and_no_sigalrm(
+def test_hung_check_runs_at_most_twice_per_worker_threads_stay_bounded_and_no_sigalrm(
     server: Server,
 ) -> None:
     for _ in range(10):
@@ -120,9 +120,11 @@ def test_hung_check_runs_once_per_worker_threads_stay_bounded_and_no_sigalrm(
     after = stats(server)
 
     for pid, worker in after.items():
-        assert worker["check_calls"] <= 1, worker  # never started again while hung
-        # A worker that had not served readiness before may have started its one check run.
-        assert worker["threads"] <= before.get(pid, worker)["threads"] + 1, (before, after)
+        # Its first run was abandoned at the timeout for a second one, which hangs too: while
+        # the abandoned one has not returned, no third run starts.
+        assert worker["check_calls"] <= 2, worker
+        # A worker that had not served readiness before may have started its two runs.
+        assert worker["threads"] <= before.get(pid, worker)["threads"] + 2, (before, after)
         assert worker["alarm_uses"] == []
         assert worker["itimer"] == [0.0, 0.0]
         assert worker["sigalrm_default"] is True

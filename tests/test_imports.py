@@ -44,6 +44,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         [
             "availability",
             "verdict",
+            "store",
             "runner",
             "scheduler",
             "lifecycle",

@@ -179,7 +179,7 @@ def test_check_that_never_returns_times_out_on_every_request(
         assert results_by_name(response.json)["hung"]["output"].startswith("timed out after 0.2 s")
 
 
-def test_hung_check_is_never_started_again_while_its_run_is_in_flight(
+def test_a_hung_check_keeps_at_most_one_abandoned_run_beside_the_current_one(
     health: HealthCheck, make_app: Callable[..., Flask], release: threading.Event, calls: Calls
 ) -> None:
     @health.check(timeout=0.1)
@@ -200,7 +200,10 @@ def test_hung_check_is_never_started_again_while_its_run_is_in_flight(
 
     in_threads(10, probe)
 
-    assert calls.count == 1
+    # The first run was abandoned at its timeout and a second one started; that one hangs
+    # too, and while the abandoned one has not returned no third run starts.
+    assert calls.count == 2
+    assert health.state(app).runner.abandoned() == {"hung": (1, 1)}
 
 
 def test_thread_count_stays_bounded_while_a_check_hangs(
@@ -705,10 +708,12 @@ def test_a_hung_check_with_failed_ttl_0_logs_once_not_on_every_request(
         assert client.get("/healthz").status_code == 503
 
     loud = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
-    assert len(loud) == 2, loud
+    assert len(loud) == 3, loud
     assert loud[0].startswith("check hung failed after 0.")
     assert "timed out after 0.05 s" in loud[0]
     assert loud[1] == "endpoint report changed from unknown to failing: failing: hung"
+    # Its run was abandoned once, for a second run that hangs too: then no third starts.
+    assert loud[2].startswith("check hung: its run has not returned")
     assert sum("check hung" in r.getMessage() for r in caplog.records) >= 300  # at DEBUG
 
 
