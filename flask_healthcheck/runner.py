@@ -426,8 +426,10 @@ class Runner:
         def settle(record: Record) -> Record | None:
             before.append(record)
             newer = record.result is not None and record.result.timestamp > started
-            ours = record.lease is not None and run.lease is not None and (
-                record.lease.token == run.lease.token and record.lease.pid == run.lease.pid
+            ours = (
+                record.lease is not None
+                and run.lease is not None
+                and (record.lease.token == run.lease.token and record.lease.pid == run.lease.pid)
             )
             if newer and not ours:
                 return None
