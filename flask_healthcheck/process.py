@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import atexit
 import enum
+import importlib
 import logging
 import os
 import sys
@@ -56,6 +57,7 @@ class ForkHooks:
         self.forked_worker = False
         #: True in a process forked from the one that registered the hooks.
         self.forked = False
+        self._ran_in = os.getpid()
 
     def register(self, stage: Stage, callback: Callable[[], None]) -> None:
         """Run *callback* in each child at *stage*; see :func:`after_fork_in_child`."""
@@ -66,7 +68,10 @@ class ForkHooks:
         self._handed_down.append(callback)
 
     def run_in_child(self) -> None:
-        """What a child runs right after the fork."""
+        """What a child runs right after the fork (once, however many hooks call it)."""
+        if self._ran_in == os.getpid():
+            return
+        self._ran_in = os.getpid()
         self.forked = True
         # A stable sort: registration order within a stage.
         for _, callback in sorted(self._callbacks, key=lambda entry: entry[0]):
@@ -113,11 +118,16 @@ def in_prefork_server() -> bool:
 
 
 def in_prefork_master() -> bool:
-    """True while gunicorn's master loads the app (``--preload``), before it forks workers.
+    """True while gunicorn's master loads the app (``--preload``), or uWSGI's (without
+    ``--lazy-apps``), before it forks workers.
 
-    A worker loads the app from ``Worker.load_wsgi``; the master (preloading) from its
-    ``Arbiter``. The call stack tells them apart.
+    A gunicorn worker loads the app from ``Worker.load_wsgi``; the master (preloading) from
+    its ``Arbiter``. The call stack tells them apart. uWSGI says which process is its master.
     """
+    uwsgi = sys.modules.get("uwsgi")
+    if uwsgi is not None and not _hooks.forked:
+        master = getattr(uwsgi, "masterpid", None)
+        return callable(master) and master() == os.getpid()
     arbiter = sys.modules.get("gunicorn.arbiter")
     if arbiter is None or _hooks.forked:
         return False  # a forked process is a worker, even while the fork is on its stack
@@ -142,3 +152,17 @@ def at_exit(callback: Callable[[], None]) -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_hooks.run_in_child)
+
+
+def _hook_uwsgi() -> None:
+    """uWSGI forks its workers in C, where Python's at-fork hooks run only with
+    ``--py-call-osafterfork``: its own post-fork hook runs them in any case (once)."""
+    try:
+        decorators = importlib.import_module("uwsgidecorators")
+    except ImportError:  # not in uWSGI, or a build without it
+        return
+    decorators.postfork(_hooks.run_in_child)
+
+
+if "uwsgi" in sys.modules:
+    _hook_uwsgi()

@@ -20,6 +20,7 @@ from .services import BlackHole, black_hole
 #: the last thing left running while the other process idles.
 SLOW_FILES = (
     "test_server_unit.py",
+    "test_server_unit_uwsgi.py",
     "test_soak.py",
     "test_end_to_end.py",
     "test_bench.py",

@@ -30,6 +30,7 @@ from .services import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).parent / "gunicorn"
+UWSGI = Path(sys.executable).parent / "uwsgi"
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,64 @@ def gunicorn(
                 if process.poll() is not None or time.monotonic() > due:
                     pytest.fail(f"gunicorn did not start:\n{server.output()}")
                 time.sleep(0.05)
+        yield server
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+
+
+@contextlib.contextmanager
+def uwsgi(
+    module: str,
+    tmp_path: Path,
+    *,
+    lazy_apps: bool,
+    processes: int = 4,
+    environment: Mapping[str, str] | None = None,
+    ready_path: str = "/healthz/live",
+) -> Iterator[Gunicorn]:
+    """Serve the WSGI module ``tests.apps.<module>`` under uWSGI with a master and
+    *processes* workers, the app loaded in the master unless *lazy_apps*; yield the server
+    (a :class:`Gunicorn` in all but name: its methods work the same)."""
+    if not UWSGI.exists():
+        pytest.fail(f"uWSGI is not installed at {UWSGI}; it is in the dev extra")
+    port = free_port()
+    shared_dir, calls_dir = tmp_path / "shared", tmp_path / "calls"
+    calls_dir.mkdir(exist_ok=True)
+    log = tmp_path / f"uwsgi-{port}.log"
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(ROOT),
+        "HEALTHCHECK_SHARED_DIR": str(shared_dir),
+        "CALLS_DIR": str(calls_dir),
+        **(environment or {}),
+    }
+    command = [
+        str(UWSGI), "--http-socket", f"127.0.0.1:{port}", "--master", "--processes",
+        str(processes), "--die-on-term", "--need-app", "--disable-logging", "--chdir",
+        str(ROOT), "--module", f"tests.apps.{module}", *(["--lazy-apps"] if lazy_apps else []),
+    ]  # fmt: skip
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    server = Gunicorn(f"http://127.0.0.1:{port}", process, log, shared_dir, calls_dir, port, env)
+    try:
+        due = time.monotonic() + 30
+        while True:
+            try:
+                server.get(ready_path, timeout=2)
+                break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > due:
+                pytest.fail(f"uWSGI did not start:\n{server.output()}")
+            time.sleep(0.05)
         yield server
     finally:
         if process.poll() is None:
