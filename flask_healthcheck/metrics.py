@@ -96,7 +96,11 @@ class _CheckSeries:
     transitions_to_pass: int = 0
     transitions_to_fail: int = 0
     bucket_counts: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BUCKETS) + 1))
-    duration_sum: float = 0.0
+    #: The runs' durations added up, in whole nanoseconds: integers add up to the same total
+    #: in any order, so the sum over the processes of a server never wavers from one scrape
+    #: to the next (floats added in another order may come out a hair lower, which
+    #: Prometheus would read as a reset of ``_sum``).
+    duration_ns: int = 0
 
     def update(self, result: CheckResult) -> None:
         """Take *result* as the latest state, unless a newer one has been taken already."""
@@ -123,7 +127,7 @@ class _CheckSeries:
             mine + theirs
             for mine, theirs in zip(self.bucket_counts, other.bucket_counts, strict=True)
         ]
-        self.duration_sum += other.duration_sum
+        self.duration_ns += other.duration_ns
         if other.last_success is not None and (
             self.last_success is None or other.last_success > self.last_success
         ):
@@ -146,7 +150,7 @@ class _CheckSeries:
             transitions_to_pass=self.transitions_to_pass,
             transitions_to_fail=self.transitions_to_fail,
             bucket_counts=list(self.bucket_counts),
-            duration_sum=self.duration_sum,
+            duration_ns=self.duration_ns,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -160,7 +164,7 @@ class _CheckSeries:
             "to_pass": self.transitions_to_pass,
             "to_fail": self.transitions_to_fail,
             "buckets": self.bucket_counts,
-            "sum": self.duration_sum,
+            "ns": self.duration_ns,
         }
 
     @classmethod
@@ -178,7 +182,7 @@ class _CheckSeries:
                 transitions_to_pass=int(data["to_pass"]),
                 transitions_to_fail=int(data["to_fail"]),
                 bucket_counts=[int(count) for count in data["buckets"]],
-                duration_sum=float(data["sum"]),
+                duration_ns=int(data["ns"]),
             )
         except (KeyError, TypeError, IndexError) as exc:
             raise ValueError(f"not a check series: {exc!r}") from None
@@ -287,7 +291,7 @@ class HealthMetrics:
                 else:
                     series.transitions_to_fail += 1
             series.bucket_counts[bucket] += 1
-            series.duration_sum += result.response_time
+            series.duration_ns += round(result.response_time * 1e9)
             if self._counters.shared:
                 # Under the lock: the documents reach the file in the order they were made.
                 self._counters.publish(_document_of(self._checks))
@@ -560,7 +564,7 @@ def _families(sources: list[tuple[HealthMetrics, dict[str, str]]]) -> list[Metri
             duration.add_metric(
                 [name, *extra],
                 list(zip(bounds, _cumulative(series.bucket_counts), strict=True)),
-                series.duration_sum,
+                series.duration_ns / 1e9,
             )
         for (endpoint, code, worker), count in sorted(taken.responses.items()):
             by_worker = [worker] if per_worker else []

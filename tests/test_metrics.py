@@ -551,6 +551,9 @@ def test_check_series_add_up_across_workers_and_the_newest_state_wins(
         transitions = "healthcheck_check_transitions_total"
         assert value(samples, transitions, check="switch", to="fail") == 1
 
+    # Alike to the last bit, whichever worker adds up whose series in which order.
+    assert first.samples() == second.samples()
+
     first.run("switch", True, at=300.0)  # its previous result (at 100) passed: no transition
     status = value(second.samples(), "healthcheck_check_status", check="switch", critical="true")
     assert status == 1
