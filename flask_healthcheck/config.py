@@ -172,6 +172,8 @@ class Settings:
     max_in_flight: int = 0
     #: Serve Prometheus metrics at ``{path}/metrics`` (needs the ``prometheus`` extra).
     metrics: bool = True
+    #: Count the answers of each worker of a server in a ``worker`` label, not summed.
+    metrics_per_worker: bool = False
 
     #: Base directory of the state the workers of a pre-fork server share; None: the
     #: environment variable ``HEALTHCHECK_SHARED_DIR``, else one in the temporary directory.
@@ -293,6 +295,7 @@ _VALIDATORS: dict[str, Callable[[str, object], Any]] = {
     "request_watchdog": _seconds(allow_zero=True),
     "max_in_flight": _count(allow_zero=True),
     "metrics": _flag,
+    "metrics_per_worker": _flag,
     "shared_dir": _optional_text,
     "probe_port": _optional_port,
     "probe_host": _host,

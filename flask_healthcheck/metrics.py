@@ -6,19 +6,31 @@ metrics are exposed (scraped, or added to a registry), so an app that never asks
 not need it. The collector reads the recorded state at scrape time; no global metric objects are
 created, so several apps in one process never share or clash over a time series.
 
+In a pre-fork server the metrics speak for the whole server, whichever worker is scraped: each
+process records into files of its own in the server directory
+(:class:`~flask_healthcheck.counters.SharedCounters`), and a scrape adds up the counts of every
+process, those that have exited included, and takes the newest state of each check. A process
+that shares nothing keeps everything in memory.
+
 Metric names, labels and examples: ``docs/prometheus.rst``.
 """
 
 from __future__ import annotations
 
 import bisect
+import logging
+import os
 import re
 import threading
 import weakref
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from . import process
+from .counters import Counters, Document, SharedCounters
 from .endpoints import Endpoint
 from .exceptions import MissingDependencyError
 from .registry import Registry
@@ -28,6 +40,8 @@ from .runner import Transition
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
     from prometheus_client.registry import CollectorRegistry
+
+logger = logging.getLogger("flask_healthcheck")
 
 #: Upper bounds (seconds) of the buckets of ``healthcheck_check_duration_seconds``: from a
 #: cached-connection ping (1 ms) to the longest timeout a check should have.
@@ -49,7 +63,12 @@ DURATION_BUCKETS: tuple[float, ...] = (
 )
 
 #: Labels the metrics use themselves, which extra labels given to ``register`` may not take.
-_OWN_LABELS = frozenset({"check", "critical", "to", "unit", "endpoint", "code", "le"})
+_OWN_LABELS = frozenset({"check", "critical", "to", "unit", "endpoint", "code", "le", "worker"})
+#: The ``endpoint`` label of the answers of the metrics endpoint itself, which is no
+#: :class:`~flask_healthcheck.Endpoint`: it reports no checks.
+METRICS_ENDPOINT = "metrics"
+#: The ``worker`` label of the answers of the workers that have exited (per-worker metrics).
+EXITED_WORKERS = "exited"
 # Names starting with "__" are reserved by Prometheus.
 _LABEL_NAME = re.compile(r"(?!__)[A-Za-z_][A-Za-z0-9_]*")
 
@@ -77,7 +96,11 @@ class _CheckSeries:
     transitions_to_pass: int = 0
     transitions_to_fail: int = 0
     bucket_counts: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BUCKETS) + 1))
-    duration_sum: float = 0.0
+    #: The runs' durations added up, in whole nanoseconds: integers add up to the same total
+    #: in any order, so the sum over the processes of a server never wavers from one scrape
+    #: to the next (floats added in another order may come out a hair lower, which
+    #: Prometheus would read as a reset of ``_sum``).
+    duration_ns: int = 0
 
     def update(self, result: CheckResult) -> None:
         """Take *result* as the latest state, unless a newer one has been taken already."""
@@ -95,6 +118,27 @@ class _CheckSeries:
         else:
             self.observed = None
 
+    def absorb(self, other: _CheckSeries) -> None:
+        """Add the counts of *other* (another process's series of the check) and take its
+        state if it is newer."""
+        self.transitions_to_pass += other.transitions_to_pass
+        self.transitions_to_fail += other.transitions_to_fail
+        self.bucket_counts = [
+            mine + theirs
+            for mine, theirs in zip(self.bucket_counts, other.bucket_counts, strict=True)
+        ]
+        self.duration_ns += other.duration_ns
+        if other.last_success is not None and (
+            self.last_success is None or other.last_success > self.last_success
+        ):
+            self.last_success = other.last_success
+        if other.last_run is not None and (self.last_run is None or other.last_run > self.last_run):
+            self.passed = other.passed
+            self.warning = other.warning
+            self.critical = other.critical
+            self.last_run = other.last_run
+            self.observed = other.observed
+
     def copy(self) -> _CheckSeries:
         return _CheckSeries(
             passed=self.passed,
@@ -106,14 +150,104 @@ class _CheckSeries:
             transitions_to_pass=self.transitions_to_pass,
             transitions_to_fail=self.transitions_to_fail,
             bucket_counts=list(self.bucket_counts),
-            duration_sum=self.duration_sum,
+            duration_ns=self.duration_ns,
         )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "warning": self.warning,
+            "critical": self.critical,
+            "last_run": self.last_run,
+            "last_success": self.last_success,
+            "observed": list(self.observed) if self.observed is not None else None,
+            "to_pass": self.transitions_to_pass,
+            "to_fail": self.transitions_to_fail,
+            "buckets": self.bucket_counts,
+            "ns": self.duration_ns,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> _CheckSeries:
+        """The series *data* (:meth:`to_json`) describes; ValueError if it does not."""
+        try:
+            observed = data["observed"]
+            series = cls(
+                passed=_optional(data["passed"], bool),
+                warning=bool(data["warning"]),
+                critical=bool(data["critical"]),
+                last_run=_optional(data["last_run"], float),
+                last_success=_optional(data["last_success"], float),
+                observed=None if observed is None else (float(observed[0]), str(observed[1])),
+                transitions_to_pass=int(data["to_pass"]),
+                transitions_to_fail=int(data["to_fail"]),
+                bucket_counts=[int(count) for count in data["buckets"]],
+                duration_ns=int(data["ns"]),
+            )
+        except (KeyError, TypeError, IndexError) as exc:
+            raise ValueError(f"not a check series: {exc!r}") from None
+        if len(series.bucket_counts) != len(DURATION_BUCKETS) + 1:
+            raise ValueError("not the buckets of this version")
+        return series
+
+
+def _optional(value: Any, kind: type[Any]) -> Any:
+    return None if value is None else kind(value)
+
+
+def _series_of(document: Document) -> dict[str, _CheckSeries]:
+    """The check series in the document of a process (made by :func:`_document_of`)."""
+    if document is None:
+        return {}
+    try:
+        checks = document["checks"]
+        return {str(name): _CheckSeries.from_json(data) for name, data in checks.items()}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        logger.warning("ignoring the check series of another worker: malformed")
+        return {}
+
+
+def _document_of(checks: Mapping[str, _CheckSeries]) -> Document:
+    return {"checks": {name: series.to_json() for name, series in checks.items()}}
+
+
+def _merge_documents(documents: list[Document]) -> Document:
+    """One document with the series of *documents*: counts added, the newest state kept."""
+    merged: dict[str, _CheckSeries] = {}
+    for document in documents:
+        _absorb_all(merged, _series_of(document))
+    return _document_of(merged)
+
+
+def _absorb_all(into: dict[str, _CheckSeries], series: Mapping[str, _CheckSeries]) -> None:
+    for name, other in series.items():
+        mine = into.get(name)
+        if mine is None:
+            into[name] = other
+        else:
+            mine.absorb(other)
+
+
+def _answer_key(endpoint: str, status_code: int) -> str:
+    """The name of the counter of answers of *endpoint* with *status_code*: ``"live 200"``.
+
+    Made once per pair: every probe counts one, and a lookup costs a quarter of formatting.
+    *endpoint* may be an :class:`~flask_healthcheck.Endpoint`, whose format is its value.
+    """
+    key = _ANSWER_KEYS.get((endpoint, status_code))
+    if key is None:
+        key = _ANSWER_KEYS[endpoint, status_code] = f"{endpoint} {status_code}"
+    return key
+
+
+_ANSWER_KEYS: dict[tuple[str, int], str] = {}
 
 
 @dataclass(frozen=True)
 class _Snapshot:
     checks: dict[str, _CheckSeries]
-    responses: dict[tuple[str, int], int]
+    #: Answers by endpoint, status code and worker ("" unless counted per worker).
+    responses: dict[tuple[str, int, str], int]
 
 
 class HealthMetrics:
@@ -122,14 +256,24 @@ class HealthMetrics:
     The app's :class:`~flask_healthcheck.state.AppState` feeds it (:meth:`record_result`,
     :meth:`record_answer`, :meth:`record_report`) and serves it at ``{path}/metrics``; add the
     same metrics to the app's own registry with :meth:`register`.
+
+    With a *directory* (the app's ``metrics`` part of the server directory) this process
+    records into files there, and the metrics show the whole server: the answers of every
+    process added up (by process, in a ``worker`` label, with *per_worker*), the check
+    series added up, and the newest state of each check. Without one, everything stays in
+    this process's memory.
     """
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(
+        self, registry: Registry, directory: Path | None = None, *, per_worker: bool = False
+    ) -> None:
         self._registry = registry
+        self._per_worker = per_worker
         self._lock = threading.Lock()
         self._checks: dict[str, _CheckSeries] = {}
-        self._responses: dict[tuple[str, int], int] = {}
+        self._counters: Counters = Counters() if directory is None else SharedCounters(directory)
         self._own_registry: CollectorRegistry | None = None
+        _ALL.add(self)
 
     # -- recording (no prometheus_client needed) ---------------------------------------------
 
@@ -147,13 +291,17 @@ class HealthMetrics:
                 else:
                     series.transitions_to_fail += 1
             series.bucket_counts[bucket] += 1
-            series.duration_sum += result.response_time
+            series.duration_ns += round(result.response_time * 1e9)
+            if self._counters.shared:
+                # Under the lock: the documents reach the file in the order they were made.
+                self._counters.publish(_document_of(self._checks))
 
     def record_report(self, report: Report) -> None:
         """Take the results of *report* as the latest state of its checks.
 
         A scrape runs the checks first; the runner wakes the scrape before its listeners record
-        the new results, so the scrape records them itself to show them at once.
+        the new results, so the scrape records them itself to show them at once. The other
+        processes learn of them from the process that ran the checks.
         """
         with self._lock:
             for result in report.results:
@@ -167,18 +315,42 @@ class HealthMetrics:
 
     def record_answer(self, endpoint: Endpoint, status_code: int) -> None:
         """One answer of *endpoint*: its value is the ``endpoint`` label (``live``)."""
-        key = (str(endpoint), status_code)
-        with self._lock:
-            self._responses[key] = self._responses.get(key, 0) + 1
+        self._counters.increment(_answer_key(endpoint, status_code))
+
+    def record_scrape(self, status_code: int) -> None:
+        """One answer of the metrics endpoint (``endpoint="metrics"``)."""
+        self._counters.increment(_answer_key(METRICS_ENDPOINT, status_code))
 
     def _snapshot(self) -> _Snapshot:
         names = [spec.name for spec in self._registry]
+        others = self._counters.others(_merge_documents)
         with self._lock:
             checks = {name: series.copy() for name, series in self._checks.items()}
-            responses = dict(self._responses)
+        for other in others:
+            _absorb_all(checks, _series_of(other.document))
         for name in names:  # registered checks that have not run yet: zero counts
             checks.setdefault(name, _CheckSeries())
-        return _Snapshot(checks, responses)
+        responses: Counter[tuple[str, int, str]] = Counter()
+        for pid, counts in [
+            (os.getpid(), self._counters.counts()),
+            *((other.pid, other.counts) for other in others),
+        ]:
+            worker = ""
+            if self._per_worker:
+                worker = EXITED_WORKERS if pid is None else str(pid)
+            for key, count in counts.items():
+                endpoint, _, code = key.rpartition(" ")
+                responses[endpoint, int(code), worker] += count
+        return _Snapshot(checks, dict(responses))
+
+    def _forget_parent(self) -> None:
+        """In a forked child: new locks (a thread of the parent may have held one). A child
+        that records into files starts with no series, as its counts start at zero: what
+        the parent recorded is in the parent's files, and counts there."""
+        self._lock = threading.Lock()
+        self._own_registry = None
+        if self._counters.shared:
+            self._checks = {}
 
     # -- exposing (imports prometheus_client) --------------------------------------------------
 
@@ -232,6 +404,9 @@ class HealthMetrics:
                 registry = self._own_registry
         encode, content_type = choose_encoder(accept or "")
         return encode(registry), content_type
+
+
+_ALL: weakref.WeakSet[HealthMetrics] = weakref.WeakSet()
 
 
 def _validated_labels(labels: Mapping[str, str] | None) -> dict[str, str]:
@@ -297,6 +472,20 @@ _COLLECTORS: weakref.WeakKeyDictionary[CollectorRegistry, _RegistryCollector] = 
 _COLLECTORS_LOCK = threading.Lock()
 
 
+def _forget_the_parents_locks() -> None:
+    """In a forked child: every lock of the metrics anew (a thread of the parent may have
+    held one), and what the child records goes to files of its own."""
+    global _COLLECTORS_LOCK  # noqa: PLW0603 (process-wide state, reset in each child)
+    _COLLECTORS_LOCK = threading.Lock()
+    for collector in list(_COLLECTORS.values()):
+        collector._lock = threading.Lock()
+    for metrics in list(_ALL):
+        metrics._forget_parent()
+
+
+process.after_fork_in_child(process.Stage.FORGET, _forget_the_parents_locks)
+
+
 def _families(sources: list[tuple[HealthMetrics, dict[str, str]]]) -> list[Metric]:
     """The metric families of *sources*, each app's samples with its extra labels.
 
@@ -348,10 +537,11 @@ def _families(sources: list[tuple[HealthMetrics, dict[str, str]]]) -> list[Metri
         "How long each run of the check took (runs that timed out count their timeout).",
         labels=labelled("check"),
     )
+    per_worker = any(metrics._per_worker for metrics, _ in sources)
     responses = CounterMetricFamily(
         "healthcheck_responses",
         "Answers of the health endpoints, by endpoint and HTTP status code.",
-        labels=labelled("endpoint", "code"),
+        labels=labelled("endpoint", "code", *(["worker"] if per_worker else [])),
     )
     bounds = [*(repr(bound) for bound in DURATION_BUCKETS), "+Inf"]
     for metrics, labels in sources:
@@ -374,10 +564,11 @@ def _families(sources: list[tuple[HealthMetrics, dict[str, str]]]) -> list[Metri
             duration.add_metric(
                 [name, *extra],
                 list(zip(bounds, _cumulative(series.bucket_counts), strict=True)),
-                series.duration_sum,
+                series.duration_ns / 1e9,
             )
-        for (endpoint, code), count in sorted(taken.responses.items()):
-            responses.add_metric([endpoint, str(code), *extra], count)
+        for (endpoint, code, worker), count in sorted(taken.responses.items()):
+            by_worker = [worker] if per_worker else []
+            responses.add_metric([endpoint, str(code), *by_worker, *extra], count)
     return [status, warning, last_run, last_success, observed, transitions, duration, responses]
 
 

@@ -65,7 +65,11 @@ class AppState:
     service: ServiceInfo = field(init=False)
 
     def __post_init__(self) -> None:
-        self.metrics = HealthMetrics(self.registry)
+        self.metrics = HealthMetrics(
+            self.registry,
+            self.shared_path("metrics"),
+            per_worker=self.settings.metrics_per_worker,
+        )
         pace = min(max(self.settings.failed_ttl, 0.5), 5.0)
         self.start_up = StartUp(self.runner, self.pending_checks, self.record_passes, pace)
         settings = self.settings

@@ -182,7 +182,13 @@ class _Endpoints:
         )
 
     def metrics(self) -> Response:
-        """Prometheus metrics, with the results brought up to date as the full report does."""
+        """Prometheus metrics, with the results brought up to date as the full report does;
+        the answer counts in the next scrape (``endpoint="metrics"``)."""
+        response = self._scrape()
+        self.state.metrics.record_scrape(response.status_code)
+        return response
+
+    def _scrape(self) -> Response:
         if self.settings.sentry:
             drop_sentry_transaction()
         if not self.settings.metrics:

@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "redact",
             "process",
             "shared",
+            "counters",
             "config",
             "results",
             "registry",

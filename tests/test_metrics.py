@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,17 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
-from flask_healthcheck import ConfigurationError, HealthCheck, MissingDependencyError, Outcome
+from flask_healthcheck import (
+    CheckResult,
+    ConfigurationError,
+    Endpoint,
+    HealthCheck,
+    MissingDependencyError,
+    Outcome,
+)
+from flask_healthcheck.metrics import HealthMetrics
+from flask_healthcheck.registry import CheckSpec, Registry
+from flask_healthcheck.runner import Transition
 
 from .app_server import get, serve
 from .conftest import Calls, wait_until
@@ -327,9 +339,19 @@ def test_metrics_can_be_turned_off(make_app: Callable[..., Flask]) -> None:
     assert "HEALTHCHECK_METRICS" in response.json["error"]
 
 
-def test_metrics_setting_must_be_a_bool(make_app: Callable[..., Flask]) -> None:
-    with pytest.raises(ConfigurationError, match="HEALTHCHECK_METRICS must be True or False"):
-        make_app(HEALTHCHECK_METRICS="yes")
+@pytest.mark.parametrize("key", ["HEALTHCHECK_METRICS", "HEALTHCHECK_METRICS_PER_WORKER"])
+def test_metrics_settings_must_be_bools(key: str, make_app: Callable[..., Flask]) -> None:
+    with pytest.raises(ConfigurationError, match=f"{key} must be True or False"):
+        make_app(**{key: "yes"})
+
+
+def test_scrapes_count_as_answers_of_the_metrics_endpoint(client: FlaskClient) -> None:
+    answers = "healthcheck_responses_total"
+    assert value(scrape(client), answers, endpoint="metrics", code="200") is None
+
+    scrape(client)
+
+    assert value(scrape(client), answers, endpoint="metrics", code="200") == 2
 
 
 def test_without_prometheus_client_metrics_answer_501_naming_the_extra(
@@ -413,3 +435,277 @@ def scrape_server(base: str) -> Samples:
     status, _, body = get(base + "/healthz/metrics")
     assert status == 200, body
     return parse(body)
+
+
+# -- the workers of one server -------------------------------------------------------------
+#
+# Two HealthMetrics pointed at one directory act as two workers of one server (as two apps of
+# one process with the same files would); a forked child is a worker forked from its master.
+
+ANSWERS = "healthcheck_responses_total"
+DURATION_COUNT = "healthcheck_check_duration_seconds_count"
+
+
+class Worker:
+    """The metrics of an app as one worker of a server keeps them: in the server's files."""
+
+    def __init__(self, directory: Path, registry: Registry, *, per_worker: bool = False) -> None:
+        self.metrics = HealthMetrics(registry, directory, per_worker=per_worker)
+        self.registry = registry
+        self._latest: dict[str, CheckResult] = {}
+
+    def answer(self, endpoint: Endpoint, code: int, times: int = 1) -> None:
+        for _ in range(times):
+            self.metrics.record_answer(endpoint, code)
+
+    def run(self, name: str, passed: bool, at: float, took: float = 0.002) -> None:
+        """One run of check *name*, as the runner reports it to its listener."""
+        result = CheckResult(name, passed, "up" if passed else "down", at, at + 10, took)
+        spec = self.registry.get(name)
+        self.metrics.record_result(Transition(spec, result, self._latest.get(name)))
+        self._latest[name] = result
+
+    def samples(self) -> Samples:
+        return parse(self.metrics.exposition(None)[0].decode())
+
+
+@pytest.fixture
+def registry() -> Registry:
+    checks = Registry()
+    checks.add(CheckSpec("switch", lambda: (True, "up"), frozenset({"ready"})))
+    return checks
+
+
+@pytest.fixture
+def server_dir(tmp_path: Path) -> Path:
+    """The ``metrics`` directory of one app of one server."""
+    directory = tmp_path / "server" / "app" / "metrics"
+    directory.mkdir(parents=True)
+    return directory
+
+
+def in_child(work: Callable[[], None], *, within: float = 20.0) -> None:
+    """Run *work* in a forked child of this process; fail unless it ends well in time."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child exits here; its coverage is not collected)
+        code = 1
+        try:
+            work()
+            code = 0
+        finally:
+            os._exit(code)
+    assert _exit_code(pid, within=within) == 0, "the child failed"
+
+
+def _exit_code(pid: int, *, within: float) -> int:
+    """The exit code of child *pid*; it is killed, and the test fails, if it hangs."""
+    due = time.monotonic() + within
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > due:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail(f"the forked child did not end in {within} s: a lock it inherited?")
+        time.sleep(0.01)
+
+
+def test_every_worker_shows_the_answers_of_the_whole_server(
+    server_dir: Path, registry: Registry
+) -> None:
+    first, second = Worker(server_dir, registry), Worker(server_dir, registry)
+    first.answer(Endpoint.READY, 200, times=3)
+    second.answer(Endpoint.READY, 200, times=2)
+    second.answer(Endpoint.LIVE, 200)
+    second.answer(Endpoint.READY, 503)
+
+    for worker in (first, second):
+        samples = worker.samples()
+        assert value(samples, ANSWERS, endpoint="ready", code="200") == 5
+        assert value(samples, ANSWERS, endpoint="ready", code="503") == 1
+        assert value(samples, ANSWERS, endpoint="live", code="200") == 1
+
+    first.answer(Endpoint.READY, 200)
+    assert value(second.samples(), ANSWERS, endpoint="ready", code="200") == 6
+
+
+def test_check_series_add_up_across_workers_and_the_newest_state_wins(
+    server_dir: Path, registry: Registry
+) -> None:
+    first, second = Worker(server_dir, registry), Worker(server_dir, registry)
+    first.run("switch", True, at=100.0)
+    second.run("switch", True, at=150.0, took=0.2)
+    second.run("switch", False, at=200.0)
+
+    for worker in (first, second):
+        samples = worker.samples()
+        assert value(samples, "healthcheck_check_status", check="switch", critical="true") == 0
+        assert value(samples, "healthcheck_check_last_run_timestamp_seconds", check="switch") == 200
+        last_success = "healthcheck_check_last_success_timestamp_seconds"
+        assert value(samples, last_success, check="switch") == 150
+        assert value(samples, DURATION_COUNT, check="switch") == 3
+        assert value(samples, "healthcheck_check_duration_seconds_sum", check="switch") == (
+            pytest.approx(0.204)
+        )
+        transitions = "healthcheck_check_transitions_total"
+        assert value(samples, transitions, check="switch", to="fail") == 1
+
+    # Alike to the last bit, whichever worker adds up whose series in which order.
+    assert first.samples() == second.samples()
+
+    first.run("switch", True, at=300.0)  # its previous result (at 100) passed: no transition
+    status = value(second.samples(), "healthcheck_check_status", check="switch", critical="true")
+    assert status == 1
+
+
+def test_a_worker_that_exits_leaves_its_counts_in_one_file_for_all(
+    server_dir: Path, registry: Registry
+) -> None:
+    master = Worker(server_dir, registry)
+    master.answer(Endpoint.READY, 200, times=3)
+    master.run("switch", True, at=100.0)
+
+    def worker() -> None:  # forked from the master, as by gunicorn --preload
+        master.answer(Endpoint.READY, 200, times=2)
+        master.run("switch", True, at=200.0)
+
+    in_child(worker)
+
+    # The master's three answers and one run count once: the child counted its own.
+    for _ in range(2):  # the first read folds the child's files, the second reads the fold
+        samples = master.samples()
+        assert value(samples, ANSWERS, endpoint="ready", code="200") == 5
+        assert value(samples, DURATION_COUNT, check="switch") == 2
+        assert value(samples, "healthcheck_check_last_run_timestamp_seconds", check="switch") == 200
+    assert master.metrics._counters.counts() == {"ready 200": 3}
+    own = {path.name.split("-")[0] for path in server_dir.glob("[0-9]*")}
+    assert own == {str(os.getpid())}, "the exited child's files are folded into one"
+    assert (server_dir / "exited.json").exists()
+
+
+def test_a_child_forked_while_the_metrics_were_locked_records_all_the_same(
+    server_dir: Path, registry: Registry
+) -> None:
+    master = Worker(server_dir, registry)
+    master.answer(Endpoint.READY, 200)
+    master.run("switch", True, at=100.0)
+
+    def worker() -> None:
+        master.answer(Endpoint.READY, 200)
+        master.run("switch", True, at=200.0)
+        master.samples()
+
+    # As if another thread of the master were recording at the moment of the fork.
+    with master.metrics._lock, master.metrics._counters._lock:
+        in_child(worker)
+
+    assert value(master.samples(), ANSWERS, endpoint="ready", code="200") == 2
+
+
+@pytest.fixture
+def paused_child() -> Iterator[Callable[[Callable[[], None]], Callable[[], None]]]:
+    """Fork a child that does some work and waits; the returned function lets it exit."""
+    children: list[tuple[int, int]] = []
+
+    def fork(work: Callable[[], None]) -> Callable[[], None]:
+        ready_read, ready_write = os.pipe()
+        go_read, go_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover
+            code = 1
+            try:
+                os.close(ready_read)
+                os.close(go_write)
+                work()
+                os.write(ready_write, b"x")
+                os.read(go_read, 1)  # until the parent closes its end
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(ready_write)
+        os.close(go_read)
+        assert os.read(ready_read, 1) == b"x", "the child failed"
+        os.close(ready_read)
+        children.append((pid, go_write))
+
+        def finish() -> None:
+            children.remove((pid, go_write))
+            os.close(go_write)
+            assert _exit_code(pid, within=20) == 0
+
+        return finish
+
+    yield fork
+    for pid, go in children:
+        os.kill(pid, signal.SIGKILL)
+        os.close(go)
+        os.waitpid(pid, 0)
+
+
+def test_per_worker_answers_carry_the_process_id_and_exited_workers_are_one(
+    server_dir: Path,
+    registry: Registry,
+    paused_child: Callable[[Callable[[], None]], Callable[[], None]],
+) -> None:
+    master = Worker(server_dir, registry, per_worker=True)
+    master.answer(Endpoint.READY, 200, times=3)
+
+    def worker() -> None:
+        master.answer(Endpoint.READY, 200, times=2)
+
+    finish = paused_child(worker)
+    children = [int(path.name.split("-")[0]) for path in server_dir.glob("*.counts")]
+    child = next(pid for pid in children if pid != os.getpid())
+
+    samples = master.samples()
+    me = str(os.getpid())
+    assert value(samples, ANSWERS, endpoint="ready", code="200", worker=me) == 3
+    assert value(samples, ANSWERS, endpoint="ready", code="200", worker=str(child)) == 2
+
+    finish()
+    samples = master.samples()
+    assert value(samples, ANSWERS, endpoint="ready", code="200", worker=me) == 3
+    assert value(samples, ANSWERS, endpoint="ready", code="200", worker="exited") == 2
+    assert value(samples, ANSWERS, endpoint="ready", code="200", worker=str(child)) is None
+
+
+def test_apps_of_one_server_directory_share_their_metrics_through_it(
+    tmp_path: Path, health: HealthCheck, make_app: Callable[..., Flask]
+) -> None:
+    first, second = (make_app(HEALTHCHECK_SHARED_DIR=str(tmp_path)) for _ in range(2))
+    assert first.test_client().get("/healthz/live").status_code == 200  # the fast path
+    second.test_client().get("/healthz/live")
+
+    samples = read(health, second)
+
+    assert value(samples, ANSWERS, endpoint="live", code="200") == 2
+    assert list(tmp_path.glob("*/*/metrics/*.counts")), "the counts are in the server directory"
+
+
+def test_a_worker_counts_any_number_of_kinds_of_answer(
+    server_dir: Path, registry: Registry
+) -> None:
+    first, second = Worker(server_dir, registry), Worker(server_dir, registry)
+    codes = range(200, 600, 3)  # more than the slots a worker's file starts with
+    for code in codes:
+        first.answer(Endpoint.CHECK, code, times=2)
+
+    samples = second.samples()
+
+    assert all(value(samples, ANSWERS, endpoint="check", code=str(code)) == 2 for code in codes)
+
+
+def test_a_worker_that_cannot_write_its_files_still_answers_and_counts_its_own(
+    server_dir: Path, registry: Registry, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker = Worker(server_dir, registry)
+    server_dir.rmdir()  # as if the server directory had been removed under the server
+
+    worker.answer(Endpoint.READY, 200, times=3)
+    worker.run("switch", True, at=100.0)
+
+    samples = worker.samples()
+    assert value(samples, ANSWERS, endpoint="ready", code="200") == 3
+    assert value(samples, DURATION_COUNT, check="switch") == 1
+    assert "other workers will not see them" in caplog.text
