@@ -168,6 +168,7 @@ class HealthCheck:
             raise
         Settings.write_defaults(app.config, defaults)
         runner.add_listener(state.record_result)
+        runner.add_abandon_listener(state.metrics.record_abandoned)
         if settings.sentry:
             runner.add_listener(_report_to_sentry)
         self._states[app] = state

@@ -101,6 +101,10 @@ class _CheckSeries:
     #: to the next (floats added in another order may come out a hair lower, which
     #: Prometheus would read as a reset of ``_sum``).
     duration_ns: int = 0
+    #: Runs abandoned past their timeout since the process started.
+    abandoned: int = 0
+    #: Abandoned runs that have not returned yet (0 or 1 per process).
+    hung: int = 0
 
     def update(self, result: CheckResult) -> None:
         """Take *result* as the latest state, unless a newer one has been taken already."""
@@ -128,6 +132,8 @@ class _CheckSeries:
             for mine, theirs in zip(self.bucket_counts, other.bucket_counts, strict=True)
         ]
         self.duration_ns += other.duration_ns
+        self.abandoned += other.abandoned
+        self.hung += other.hung
         if other.last_success is not None and (
             self.last_success is None or other.last_success > self.last_success
         ):
@@ -151,6 +157,8 @@ class _CheckSeries:
             transitions_to_fail=self.transitions_to_fail,
             bucket_counts=list(self.bucket_counts),
             duration_ns=self.duration_ns,
+            abandoned=self.abandoned,
+            hung=self.hung,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -165,6 +173,8 @@ class _CheckSeries:
             "to_fail": self.transitions_to_fail,
             "buckets": self.bucket_counts,
             "ns": self.duration_ns,
+            "abandoned": self.abandoned,
+            "hung": self.hung,
         }
 
     @classmethod
@@ -183,6 +193,8 @@ class _CheckSeries:
                 transitions_to_fail=int(data["to_fail"]),
                 bucket_counts=[int(count) for count in data["buckets"]],
                 duration_ns=int(data["ns"]),
+                abandoned=int(data.get("abandoned", 0)),
+                hung=int(data.get("hung", 0)),
             )
         except (KeyError, TypeError, IndexError) as exc:
             raise ValueError(f"not a check series: {exc!r}") from None
@@ -212,10 +224,13 @@ def _document_of(checks: Mapping[str, _CheckSeries]) -> Document:
 
 
 def _merge_documents(documents: list[Document]) -> Document:
-    """One document with the series of *documents*: counts added, the newest state kept."""
+    """One document with the series of *documents* (of processes that have exited): counts
+    added, the newest state kept, and no run hung any more."""
     merged: dict[str, _CheckSeries] = {}
     for document in documents:
         _absorb_all(merged, _series_of(document))
+    for series in merged.values():
+        series.hung = 0
     return _document_of(merged)
 
 
@@ -294,6 +309,15 @@ class HealthMetrics:
             series.duration_ns += round(result.response_time * 1e9)
             if self._counters.shared:
                 # Under the lock: the documents reach the file in the order they were made.
+                self._counters.publish(_document_of(self._checks))
+
+    def record_abandoned(self, name: str, abandoned: int, hung: int) -> None:
+        """Runner listener: check *name* has had *abandoned* runs abandoned past their timeout
+        in this process, *hung* of which have not returned yet."""
+        with self._lock:
+            series = self._series(name)
+            series.abandoned, series.hung = abandoned, hung
+            if self._counters.shared:
                 self._counters.publish(_document_of(self._checks))
 
     def record_report(self, report: Report) -> None:
@@ -537,6 +561,16 @@ def _families(sources: list[tuple[HealthMetrics, dict[str, str]]]) -> list[Metri
         "How long each run of the check took (runs that timed out count their timeout).",
         labels=labelled("check"),
     )
+    abandoned = CounterMetricFamily(
+        "healthcheck_check_abandoned_runs",
+        "Runs of the check abandoned because they were still going at its timeout.",
+        labels=labelled("check"),
+    )
+    hung = GaugeMetricFamily(
+        "healthcheck_check_hung_runs",
+        "Abandoned runs of the check that have not returned yet (at most one per process).",
+        labels=labelled("check"),
+    )
     per_worker = any(metrics._per_worker for metrics, _ in sources)
     responses = CounterMetricFamily(
         "healthcheck_responses",
@@ -561,6 +595,8 @@ def _families(sources: list[tuple[HealthMetrics, dict[str, str]]]) -> list[Metri
                 observed.add_metric([name, unit, *extra], value)
             transitions.add_metric([name, "pass", *extra], series.transitions_to_pass)
             transitions.add_metric([name, "fail", *extra], series.transitions_to_fail)
+            abandoned.add_metric([name, *extra], series.abandoned)
+            hung.add_metric([name, *extra], series.hung)
             duration.add_metric(
                 [name, *extra],
                 list(zip(bounds, _cumulative(series.bucket_counts), strict=True)),
@@ -569,7 +605,18 @@ def _families(sources: list[tuple[HealthMetrics, dict[str, str]]]) -> list[Metri
         for (endpoint, code, worker), count in sorted(taken.responses.items()):
             by_worker = [worker] if per_worker else []
             responses.add_metric([endpoint, str(code), *by_worker, *extra], count)
-    return [status, warning, last_run, last_success, observed, transitions, duration, responses]
+    return [
+        status,
+        warning,
+        last_run,
+        last_success,
+        observed,
+        transitions,
+        duration,
+        abandoned,
+        hung,
+        responses,
+    ]
 
 
 def _cumulative(counts: list[int]) -> Iterator[float]:

@@ -64,6 +64,8 @@ class Transition:
 
 
 ResultListener = Callable[[Transition], None]
+#: Called with a check's name, its runs abandoned so far and how many of them are still hung.
+AbandonListener = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -145,6 +147,7 @@ class Runner:
         self.clock = clock
         #: The server's records, when the workers of a server share their results.
         self.shared = shared
+        self._abandon_listeners: list[AbandonListener] = []
         self._slots: dict[str, _Slot] = {}
         self._slots_lock = threading.Lock()
         _RUNNERS.add(self)
@@ -152,6 +155,18 @@ class Runner:
     def add_listener(self, listener: ResultListener) -> None:
         """Call *listener* with the :class:`Transition` of every new result."""
         self._listeners.append(listener)
+
+    def add_abandon_listener(self, listener: AbandonListener) -> None:
+        """Call *listener* when a run is abandoned past its timeout and when one returns."""
+        self._abandon_listeners.append(listener)
+
+    def _abandon_changed(self, name: str, slot: _Slot) -> None:
+        hung = int(slot.abandoned is not None)
+        for listener in self._abandon_listeners:
+            try:
+                listener(name, slot.abandoned_total, hung)
+            except Exception:
+                logger.exception("a health check abandon listener failed")
 
     def timeout_of(self, spec: CheckSpec) -> float:
         """Seconds *spec* may run: its own ``timeout``, else the app's."""
@@ -235,6 +250,7 @@ class Runner:
                 spec.name,
                 now - run.started,
             )
+            self._abandon_changed(spec.name, slot)
             run = None
         if run is None:
             run = slot.in_flight = _Run(spec=spec, started=now)
@@ -501,12 +517,13 @@ class Runner:
         run.done.set()
         return True
 
-    @staticmethod
-    def _retire(slot: _Slot, run: _Run) -> None:
+    def _retire(self, slot: _Slot, run: _Run) -> None:
+        """*run* is over (the caller holds the slot's lock)."""
         if slot.in_flight is run:
             slot.in_flight = None
         if slot.abandoned is run:
             slot.abandoned = None
+            self._abandon_changed(run.spec.name, slot)
 
     def _execute(self, app: Flask, run: _Run, slot: _Slot) -> None:
         if self.shared is not None and self._coordinate(run, slot):

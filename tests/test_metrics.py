@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -371,6 +372,7 @@ def test_without_prometheus_client_metrics_answer_501_naming_the_extra(
 def test_prometheus_client_is_imported_only_when_metrics_are_asked_for() -> None:
     program = """
 import sys
+import threading
 from flask import Flask
 from flask_healthcheck import HealthCheck
 app = Flask("quiet")
@@ -709,3 +711,27 @@ def test_a_worker_that_cannot_write_its_files_still_answers_and_counts_its_own(
     assert value(samples, ANSWERS, endpoint="ready", code="200") == 3
     assert value(samples, DURATION_COUNT, check="switch") == 1
     assert "other workers will not see them" in caplog.text
+
+
+def test_abandoned_runs_are_counted_and_the_hung_one_shown_until_it_returns(
+    health: HealthCheck, make_app: Callable[..., Flask]
+) -> None:
+    release = threading.Event()
+    health.add_check(lambda: release.wait(30) and (True, "late"), name="hung", timeout=0.05)
+    app = make_app(HEALTHCHECK_FAILED_TTL=0, HEALTHCHECK_STARTUP_GATE=())
+    client = app.test_client()
+    for _ in range(3):
+        assert client.get("/healthz/hung").status_code == 503
+
+    text = client.get("/healthz/metrics").get_data(as_text=True)
+    assert 'healthcheck_check_abandoned_runs_total{check="hung"} 1.0' in text
+    assert 'healthcheck_check_hung_runs{check="hung"} 1.0' in text
+
+    release.set()
+    state = health.state(app)
+    deadline = time.monotonic() + 5
+    while state.runner.in_flight_count() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    text = client.get("/healthz/metrics").get_data(as_text=True)
+    assert 'healthcheck_check_abandoned_runs_total{check="hung"} 1.0' in text
+    assert 'healthcheck_check_hung_runs{check="hung"} 0.0' in text
