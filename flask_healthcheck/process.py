@@ -57,7 +57,7 @@ class ForkHooks:
         self.forked_worker = False
         #: True in a process forked from the one that registered the hooks.
         self.forked = False
-        self._ran_in = os.getpid()
+        self._ran_in = 0
 
     def register(self, stage: Stage, callback: Callable[[], None]) -> None:
         """Run *callback* in each child at *stage*; see :func:`after_fork_in_child`."""

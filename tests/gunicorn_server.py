@@ -232,7 +232,7 @@ def uwsgi(
         yield server
     finally:
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
+            os.killpg(process.pid, signal.SIGINT)  # uWSGI: stop now
             try:
                 process.wait(10)
             except subprocess.TimeoutExpired:
