@@ -161,9 +161,10 @@ class Settings:
     hostname: str | None = None
     #: Send failing transitions and check exceptions to Sentry when sentry_sdk is initialised.
     sentry: bool = True
-    #: Endpoints that fail until every critical check has passed once: ``live``, ``ready``.
+    #: Endpoints that fail until every critical check has passed once (``live``, ``ready``).
+    #: Liveness is left out by default: no dependency ever fails it, at start-up neither.
     #: Validated into :class:`~flask_healthcheck.Endpoint` members, which equal these values.
-    startup_gate: tuple[str, ...] = ("live", "ready")
+    startup_gate: tuple[str, ...] = ("ready",)
     #: Seconds readiness says "draining" after SIGTERM before the process exits (0: no handler).
     drain_seconds: float = 0.0
     #: Liveness fails while a request has run longer than this many seconds (0: off).

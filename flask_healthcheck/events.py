@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from . import process
 from .endpoints import Endpoint
 
 logger = logging.getLogger("flask_healthcheck")
@@ -52,6 +54,18 @@ ChangeListener = Callable[[StatusChange], None]
 AnswerListener = Callable[[Endpoint, int], None]
 
 
+_EVENTS: weakref.WeakSet[Events] = weakref.WeakSet()
+
+
+def _forget_the_parents_lock() -> None:
+    """In a forked child: a thread of the parent may have held the lock at the fork."""
+    for events in list(_EVENTS):
+        events._lock = threading.Lock()
+
+
+process.after_fork_in_child(process.Stage.FORGET, _forget_the_parents_lock)
+
+
 class Events:
     """The listeners of one extension, and the last status of each endpoint of one app."""
 
@@ -62,6 +76,7 @@ class Events:
         self._answer_listeners = answer_listeners
         self._endpoint_status: dict[tuple[Endpoint, str], bool] = {}
         self._lock = threading.Lock()
+        _EVENTS.add(self)
 
     def changed(self, change: StatusChange) -> None:
         """Log *change* and tell every change listener.

@@ -4,8 +4,14 @@ The decision matrix in docs/lifecycle.rst is the specification: a deadlock (a he
 fed, a request running far too long) fails liveness and readiness; heavy load (too many
 requests in flight) fails readiness only; on SIGTERM readiness turns to "draining" at once
 while liveness stays up, so the load balancer stops sending traffic before the process exits.
-Requests are counted by :class:`~flask_healthcheck.middleware.RequestTracker`; what happens
-when the process forks is in :mod:`~flask_healthcheck.process`.
+Requests are counted by :class:`~flask_healthcheck.middleware.RequestTracker`.
+
+A process forked from one that loaded the app (``multiprocessing``, gunicorn ``--preload``)
+starts afresh (:mod:`~flask_healthcheck.process` calls it): new locks, no request in flight
+(those ran in the parent's threads, which the child does not have), and no drain in progress
+(the SIGTERM was the parent's, and the timer that would end the drain is the parent's thread).
+Heartbeats are kept: a loop the app runs in the parent must be started again in the child,
+or liveness fails there, which is what a heartbeat is for.
 """
 
 from __future__ import annotations
@@ -15,10 +21,12 @@ import logging
 import os
 import signal
 import threading
+import weakref
 from types import FrameType
-from typing import Any
+from typing import Any, Literal
 
-from .availability import Availability
+from . import process
+from .availability import Availability, AvailabilityState
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Settings
 from .registry import LIVE, READY
@@ -27,6 +35,19 @@ from .results import CheckResult
 logger = logging.getLogger("flask_healthcheck")
 
 SignalHandler = Any  # a callable, signal.SIG_DFL, signal.SIG_IGN or None
+
+
+DrainStage = Literal["serving", "draining", "drained"]
+
+_LIFECYCLES: weakref.WeakSet[Lifecycle] = weakref.WeakSet()
+
+
+def _forget_the_parents_life() -> None:
+    for lifecycle in list(_LIFECYCLES):
+        lifecycle._after_fork()
+
+
+process.after_fork_in_child(process.Stage.FORGET, _forget_the_parents_life)
 
 
 class Lifecycle:
@@ -44,6 +65,10 @@ class Lifecycle:
         self._tokens = itertools.count()
         self.drain_installed = False
         self._drain_handler: SignalHandler = None
+        self._drain_stage: DrainStage = "serving"
+        #: Readiness as it was when the drain began, for a forked child to go back to.
+        self._readiness_before_drain: AvailabilityState | None = None
+        _LIFECYCLES.add(self)
 
     # -- heartbeats -----------------------------------------------------------------------
 
@@ -133,11 +158,10 @@ class Lifecycle:
         seconds = self._settings.drain_seconds
         previous: SignalHandler = signal.getsignal(signal.SIGTERM)
         availability = self._availability
-        stage = "serving"
+        self._drain_stage = "serving"
 
         def end_drain(signum: int) -> None:
-            nonlocal stage
-            stage = "drained"
+            self._drain_stage = "drained"
             _signal_main_thread(signum)
 
         def hand_over(signum: int, frame: FrameType | None) -> None:
@@ -149,13 +173,13 @@ class Lifecycle:
                 os.kill(os.getpid(), signum)
 
         def on_sigterm(signum: int, frame: FrameType | None) -> None:
-            nonlocal stage
-            if stage == "drained":
+            if self._drain_stage == "drained":
                 hand_over(signum, frame)
                 return
-            if stage == "draining":
+            if self._drain_stage == "draining":
                 return  # a second SIGTERM while draining changes nothing
-            stage = "draining"
+            self._drain_stage = "draining"
+            self._readiness_before_drain = availability.readiness
             availability.set_ready(False, "draining")
             logger.info(
                 "SIGTERM: readiness is 'draining' for %g s, then the process exits", seconds
@@ -167,6 +191,19 @@ class Lifecycle:
         signal.signal(signal.SIGTERM, on_sigterm)
         self._drain_handler = on_sigterm
         self.drain_installed = True
+
+    # -- in a forked child ------------------------------------------------------------------
+
+    def _after_fork(self) -> None:
+        """Start afresh in a forked child (see the module's docs)."""
+        self._lock = threading.Lock()
+        self._requests = {}
+        if self._drain_stage != "serving":
+            self._drain_stage = "serving"
+            readiness = self._availability.readiness
+            before = self._readiness_before_drain
+            if before is not None and not readiness.available and readiness.reason == "draining":
+                self._availability.readiness = before
 
 
 def _signal_main_thread(signum: int) -> None:

@@ -72,6 +72,10 @@ class AppState:
         )
         pace = min(max(self.settings.failed_ttl, 0.5), 5.0)
         self.start_up = StartUp(self.runner, self.pending_checks, self.record_passes, pace)
+        latch_directory = self.shared_path("startup")
+        if latch_directory is not None:
+            # A worker of a server that has started is started: see availability's docs.
+            self.availability.share_latch(latch_directory / "started")
         settings = self.settings
         self.service = ServiceInfo(
             settings.service_id or settings.hostname or "",
@@ -150,9 +154,11 @@ class AppState:
         """:attr:`Endpoint.LIVE <flask_healthcheck.Endpoint.LIVE>`: the app's liveness state,
         heartbeats and checks tagged ``live``; no dependency.
 
-        Behind the start-up gate it fails until the app has started. It never waits for a
-        check: the first gated request of the process starts a thread that runs the pending
-        checks until every critical one has passed once (:class:`~.scheduler.StartUp`).
+        By default no dependency holds it back, not even at start-up: a worker recycled while
+        the database is down is alive. Gated by configuration (``HEALTHCHECK_STARTUP_GATE``
+        naming ``live``), it fails until the app has started, and never waits for a check:
+        the first gated request of the process starts a thread that runs the pending checks
+        until every critical one has passed once (:class:`~.scheduler.StartUp`).
         """
         results = [
             _state_result("liveness", self.availability.liveness, "live", LIVE, self._now()),
@@ -234,7 +240,7 @@ class AppState:
     def plain_liveness(self) -> bool:
         """True when liveness needs no check run and no app: the WSGI fast path may answer."""
         return not self.registry.has_tag(LIVE) and (
-            self.availability.started or Endpoint.LIVE not in self.settings.startup_gate
+            Endpoint.LIVE not in self.settings.startup_gate or self.availability.started
         )
 
     # -- start-up ------------------------------------------------------------------------

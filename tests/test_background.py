@@ -72,8 +72,19 @@ def uncached(make_app: Callable[..., Flask]) -> Flask:
 
 @pytest.fixture
 def starting(make_app: Callable[..., Flask]) -> Flask:
-    """An app behind the start-up gate whose on-request checks run on every request."""
+    """An app behind the default start-up gate (readiness only) whose on-request checks run on
+    every request."""
     return make_app(HEALTHCHECK_SUCCESS_TTL=0, HEALTHCHECK_FAILED_TTL=0)
+
+
+@pytest.fixture
+def starting_gated_live(make_app: Callable[..., Flask]) -> Flask:
+    """As ``starting``, with liveness behind the start-up gate too, as configured."""
+    return make_app(
+        HEALTHCHECK_SUCCESS_TTL=0,
+        HEALTHCHECK_FAILED_TTL=0,
+        HEALTHCHECK_STARTUP_GATE=["live", "ready"],
+    )
 
 
 @pytest.fixture
@@ -516,10 +527,29 @@ def test_a_failing_listener_does_not_stop_the_others_or_the_answer(
 # -- the start-up gate -----------------------------------------------------------------------------
 
 
-def test_liveness_never_runs_or_waits_for_a_check_while_starting(
+def test_liveness_is_alive_and_runs_no_check_while_starting_by_default(
     health: HealthCheck, starting: Flask, calls: Calls, release: threading.Event
 ) -> None:
     client = starting.test_client()
+
+    @health.check(name="dependency")
+    def dependency() -> tuple[bool, str]:
+        calls.add()
+        release.wait()  # hangs until the test ends
+        return True, "up"
+
+    for _ in range(10):
+        assert client.get("/healthz/live").status_code == 200
+        assert client.get("/healthz/live?format=json").status_code == 200
+    assert "startup" not in names_in(client, "/healthz/live")
+    assert calls.count == 0
+    assert not health.state(starting).start_up.alive  # no gated request started it
+
+
+def test_gated_liveness_never_runs_or_waits_for_a_check_while_starting(
+    health: HealthCheck, starting_gated_live: Flask, calls: Calls, release: threading.Event
+) -> None:
+    client = starting_gated_live.test_client()
 
     @health.check(name="dependency")
     def dependency() -> tuple[bool, str]:
@@ -566,10 +596,12 @@ def test_readiness_runs_a_failing_check_that_holds_start_up_until_it_passes(
     before = calls.count
     assert client.get("/healthz/ready").status_code == 503
     assert calls.count > before  # readiness ran it on its request
-    assert client.get("/healthz/live").status_code == 503
+    assert "startup" in names_in(client, "/healthz/ready")
+    assert client.get("/healthz/live").status_code == 200  # alive while starting
 
     dependency.passing = True
     assert client.get("/healthz/ready").status_code == 200
+    assert client.get("/healthz/startup").status_code == 200
     assert client.get("/healthz/live").status_code == 200
 
 
@@ -614,10 +646,10 @@ def test_an_empty_start_up_gate_leaves_liveness_and_readiness_alone(
     assert client.get("/healthz/startup").status_code == 503
 
 
-def test_a_start_up_gate_on_readiness_only_keeps_liveness_out(
+def test_the_default_start_up_gate_holds_readiness_and_keeps_liveness_out(
     health: HealthCheck, make_app: Callable[..., Flask]
 ) -> None:
-    app = make_app(HEALTHCHECK_STARTUP_GATE=["ready"], HEALTHCHECK_FAILED_TTL=0)
+    app = make_app(HEALTHCHECK_FAILED_TTL=0)
     client = app.test_client()
     health.add_check(lambda: (False, "down"), name="dependency")
 
@@ -632,16 +664,21 @@ def _comparable(body: str) -> list[tuple[str, bool, str]]:
     return [(result["checker"], result["passed"], result["output"]) for result in results]
 
 
+@pytest.mark.parametrize(
+    ("gate", "while_starting"), [(None, 200), (["live", "ready"], 503)], ids=["default", "gated"]
+)
 def test_fast_path_and_view_give_the_same_liveness_while_starting_and_after(
-    health: HealthCheck, starting: Flask
+    health: HealthCheck, make_app: Callable[..., Flask], gate: list[str] | None, while_starting: int
 ) -> None:
-    client = starting.test_client()
+    config = {} if gate is None else {"HEALTHCHECK_STARTUP_GATE": gate}
+    app = make_app(HEALTHCHECK_SUCCESS_TTL=0, HEALTHCHECK_FAILED_TTL=0, **config)
+    client = app.test_client()
     dependency = Switch()
     dependency.passing = False
     health.add_check(dependency, name="dependency")
-    health.state(starting).lifecycle.heartbeat("loop", 60)
+    health.state(app).lifecycle.heartbeat("loop", 60)
 
-    for expected in (503, 200):
+    for expected in (while_starting, 200):
         fast = client.get("/healthz/live")
         view = client.get("/healthz/live?format=json")
         head = client.head("/healthz/live")
@@ -649,7 +686,7 @@ def test_fast_path_and_view_give_the_same_liveness_while_starting_and_after(
         assert _comparable(fast.text) == _comparable(view.text)
         assert fast.headers["Cache-Control"] == view.headers["Cache-Control"] == "no-store"
         dependency.passing = True
-        started(health, starting)
+        started(health, app)
 
 
 # -- deadlock watchdog and load, in-process --------------------------------------------------------

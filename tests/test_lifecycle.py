@@ -311,22 +311,24 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
         stack.callback(world.volume.remove)
         disk = {"LIFECYCLE_DISK_PATH": str(world.volume.path), "LIFECYCLE_DISK_FAIL": "90"}
         if not world.volume.mounted:
-            # Nothing can be mounted here: fail below the current usage instead, and keep
-            # liveness out of the start-up gate, since this check never passes.
+            # Nothing can be mounted here: fail below the current usage instead.
             import psutil
 
             percent = psutil.disk_usage(str(world.volume.path)).percent
             disk["LIFECYCLE_DISK_FAIL"] = str(percent / 2)
-            disk["FLASK_HEALTHCHECK_STARTUP_GATE"] = '["ready"]'
         rows: dict[str, tuple[str, dict[str, str], list[str] | None]] = {
             "startup-gunicorn": (
                 "gunicorn",
                 {"LIFECYCLE_CHECKS": "marker", "LIFECYCLE_MARKER": str(world.path("started-g"))},
                 SYNC,
             ),
-            "startup-flask": (
+            "startup-flask": (  # with liveness behind the start-up gate, as configured
                 "flask",
-                {"LIFECYCLE_CHECKS": "marker", "LIFECYCLE_MARKER": str(world.path("started-f"))},
+                {
+                    "LIFECYCLE_CHECKS": "marker",
+                    "LIFECYCLE_MARKER": str(world.path("started-f")),
+                    "FLASK_HEALTHCHECK_STARTUP_GATE": '["live", "ready"]',
+                },
                 None,
             ),
             "ready": ("gunicorn", {"LIFECYCLE_CHECKS": "ok"}, SYNC),
@@ -396,15 +398,18 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
 # -- the rows of the matrix --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("server", ["gunicorn", "flask"])
-def test_startup_phase_is_neither_alive_nor_ready_until_the_app_has_started(
-    matrix: Matrix, server: str
+@pytest.mark.parametrize(
+    ("server", "alive"),
+    [pytest.param("gunicorn", True, id="gunicorn"), pytest.param("flask", False, id="flask-gated")],
+)
+def test_startup_phase_is_not_ready_and_alive_unless_liveness_is_gated(
+    matrix: Matrix, server: str, alive: bool
 ) -> None:
     app = matrix[f"startup-{server}"]
     marker = matrix.path("started-g" if server == "gunicorn" else "started-f")
 
-    assert app.alive_ready() == (False, False)
-    gate = app.result("/healthz/live", "startup")
+    assert app.alive_ready() == (alive, False)
+    gate = app.result("/healthz/ready", "startup")
     assert gate["passed"] is False
     assert "waiting for a first pass of marker" in gate["output"]
     assert app.get("/healthz/startup")[0] == 503

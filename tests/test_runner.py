@@ -702,7 +702,7 @@ def test_a_hung_check_with_failed_ttl_0_logs_once_not_on_every_request(
     # (nothing is cached): that used to log a warning, with its traceback, per request.
     caplog.set_level(logging.DEBUG, logger="flask_healthcheck")
     health.add_check(release.wait, name="hung", timeout=0.05)
-    client = make_app(HEALTHCHECK_FAILED_TTL=0, HEALTHCHECK_STARTUP_GATE=()).test_client()
+    client = make_app(HEALTHCHECK_FAILED_TTL=0).test_client()
 
     for _ in range(300):
         assert client.get("/healthz").status_code == 503

@@ -181,7 +181,7 @@ def test_live_runs_only_live_tagged_checks_and_never_an_untagged_one(
 
     health.add_check(dependency)
     health.add_check(lambda: (True, "event loop turns"), name="loop", tags="live")
-    client = make_app(**FAST, **NO_GATE).test_client()
+    client = make_app(**FAST).test_client()  # the default start-up gate: readiness only
 
     response = client.get("/healthz/live")
 
@@ -194,7 +194,7 @@ def test_live_without_live_checks_touches_no_check(
     health: HealthCheck, make_app: Callable[..., Flask], calls: Calls
 ) -> None:
     health.add_check(lambda: (calls.add() < 0, "never"), name="dependency")
-    client = make_app(**FAST, **NO_GATE).test_client()
+    client = make_app(**FAST).test_client()
 
     for _ in range(3):
         response = client.get("/healthz/live")
@@ -209,7 +209,7 @@ def test_failing_live_check_fails_liveness(
     health: HealthCheck, make_app: Callable[..., Flask]
 ) -> None:
     health.add_check(lambda: (False, "deadlocked"), name="loop", tags="live")
-    client = make_app(**NO_GATE).test_client()
+    client = make_app().test_client()
 
     response = client.get("/healthz/live")
 

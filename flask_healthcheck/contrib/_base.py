@@ -4,12 +4,21 @@
 check options from the object; options given to ``add_check`` win over them. A built-in check
 sets its default name and tags as class attributes and hands the caller's options to
 :class:`BuiltinCheck`, so every one of them takes the same options as ``add_check``.
+
+A check that keeps a lock or a connection between its runs starts afresh in a forked child
+(gunicorn ``--preload``, ``multiprocessing``): :func:`renew_after_fork` has
+:mod:`~flask_healthcheck.process` call its ``_after_fork`` there, which makes new locks (a run
+in a thread of the parent may have held them at the fork) and forgets the connection without
+closing it (its socket is the parent's too).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import logging
+import weakref
+from typing import TYPE_CHECKING, Any, Protocol
 
+from flask_healthcheck import process
 from flask_healthcheck.budget import time_left
 from flask_healthcheck.registry import OPTION_NAMES, READY
 
@@ -19,8 +28,35 @@ if TYPE_CHECKING:
     from flask_healthcheck.registry import CheckOptions
 
 
+logger = logging.getLogger("flask_healthcheck")
+
 #: Seconds a check called outside the runner (directly, in a test or a shell) may take.
 DEFAULT_TIMEOUT = 2.0
+
+
+class ForkAware(Protocol):
+    """What :func:`renew_after_fork` calls in a forked child."""
+
+    def _after_fork(self) -> None: ...
+
+
+_RENEWED: weakref.WeakSet[ForkAware] = weakref.WeakSet()
+
+
+def renew_after_fork(owner: ForkAware) -> None:
+    """Call ``owner._after_fork()`` in every process forked from this one, while *owner* lives."""
+    _RENEWED.add(owner)
+
+
+def _renew_in_child() -> None:
+    for owner in list(_RENEWED):
+        try:
+            owner._after_fork()
+        except Exception:
+            logger.exception("%r could not start afresh after the fork", owner)
+
+
+process.after_fork_in_child(process.Stage.FORGET, _renew_in_child)
 
 
 class BuiltinCheck:

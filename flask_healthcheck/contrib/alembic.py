@@ -23,13 +23,13 @@ import fnmatch
 import os
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from flask import current_app, has_app_context
 
-from flask_healthcheck.contrib._base import BuiltinCheck
+from flask_healthcheck.contrib._base import BuiltinCheck, renew_after_fork
 from flask_healthcheck.contrib._outcomes import failure
 from flask_healthcheck.exceptions import CheckError, MissingDependencyError
 from flask_healthcheck.registry import STARTUP
@@ -339,9 +339,17 @@ class MigrationsCheck(BuiltinCheck):
         self.version_table_schema = version_table_schema
         self._loaded: dict[str, _Scripts] = {}
         self._loading = threading.Lock()
+        renew_after_fork(self)
 
     def __repr__(self) -> str:
         return f"MigrationsCheck(database={self.database!r}, scripts={self.scripts!r})"
+
+    def _after_fork(self) -> None:
+        """New locks in a forked child: a run of the parent may have held one at the fork."""
+        self._loading = threading.Lock()
+        self._loaded = {
+            key: replace(scripts, lock=threading.Lock()) for key, scripts in self._loaded.items()
+        }
 
     def _scripts(self, migrate: _FlaskMigrate | None) -> _Scripts:
         location: ScriptsLocation

@@ -27,7 +27,6 @@ which carry their host names.
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import threading
 import time
@@ -35,7 +34,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask_healthcheck.budget import time_left
-from flask_healthcheck.contrib._base import BuiltinCheck
+from flask_healthcheck.contrib._base import BuiltinCheck, renew_after_fork
 from flask_healthcheck.contrib._outcomes import (
     causes,
     describe_os_error,
@@ -187,7 +186,7 @@ class _BrokerLink:
         self.celery_app = celery_app
         self._lock = threading.Lock()
         self._connection: Any = None
-        self._pid = 0
+        renew_after_fork(self)
 
     @property
     def uri(self) -> str:
@@ -212,7 +211,7 @@ class _BrokerLink:
         if not self._lock.acquire(timeout=seconds):
             raise CheckError("a previous run of this check is still waiting for the broker")
         try:
-            reused = self._connection is not None and self._pid == os.getpid()
+            reused = self._connection is not None
             try:
                 return self._attempt(operation, reuse=reused)
             except CheckError:
@@ -234,7 +233,6 @@ class _BrokerLink:
         if not reuse:
             self._forget()
             self._connection = open_connection(self.celery_app, time_left())
-            self._pid = os.getpid()
         try:
             return operation(self._connection)
         except BaseException:
@@ -249,8 +247,15 @@ class _BrokerLink:
     def close(self) -> None:
         with self._lock:
             connection, self._connection = self._connection, None
-            if connection is not None and self._pid == os.getpid():
+            if connection is not None:
                 _close(connection)
+
+    def _after_fork(self) -> None:
+        """In a forked child: a run of the parent may have held the lock, and the connection
+        is the parent's. It is forgotten, not dropped: dropping an AMQP connection shuts its
+        socket down, which would cut the parent's connection too."""
+        self._lock = threading.Lock()
+        self._connection = None
 
 
 def _round_trip(connection: Any) -> None:

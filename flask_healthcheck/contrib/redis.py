@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import socket
 import threading
 import time
@@ -15,7 +14,7 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from flask_healthcheck.contrib._base import BuiltinCheck
+from flask_healthcheck.contrib._base import BuiltinCheck, renew_after_fork
 from flask_healthcheck.contrib._outcomes import (
     answered,
     describe_connection_error,
@@ -150,7 +149,7 @@ class RedisCheck(BuiltinCheck):
         self.key_prefix = key_prefix
         self._lock = threading.Lock()
         self._connection: Any = None
-        self._pid = 0
+        renew_after_fork(self)
 
     def __repr__(self) -> str:
         return f"RedisCheck(<redis at {self.location}>, name={self.name!r})"
@@ -169,12 +168,16 @@ class RedisCheck(BuiltinCheck):
         connection, self._connection = self._connection, None
         if connection is not None:
             with contextlib.suppress(Exception):
-                connection.disconnect()  # redis-py leaves a socket shared with a parent alone
+                connection.disconnect()
+
+    def _after_fork(self) -> None:
+        """In a forked child: a run of the parent may have held the lock, and the connection
+        is the parent's (redis-py leaves a socket it did not open in this process alone)."""
+        self._lock = threading.Lock()
+        self._connection = None
 
     def _connected(self, budget: float) -> Any:
-        """The check's connection (a new one in a forked child), connected within *budget*."""
-        if self._connection is not None and self._pid != os.getpid():
-            self._connection = None  # the parent's; closing it here would not be ours to do
+        """The check's connection, connected within *budget*."""
         if self._connection is None:
             self._connection = self._connection_class(
                 **{
@@ -183,7 +186,6 @@ class RedisCheck(BuiltinCheck):
                     "socket_timeout": budget,
                 }
             )
-            self._pid = os.getpid()
         connection = self._connection
         connection.socket_connect_timeout = budget
         if getattr(connection, "_sock", None) is not None:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from flask_healthcheck.contrib._base import BuiltinCheck
+from flask_healthcheck.contrib._base import BuiltinCheck, renew_after_fork
 from flask_healthcheck.exceptions import MissingDependencyError
 from flask_healthcheck.results import Outcome
 
@@ -246,9 +246,13 @@ class CpuCheck(_LimitedCheck):
         self._limits = _Limits(warn, fail)
         self._lock = threading.Lock()
         self._baseline: _CpuSample | None = None
+        renew_after_fork(self)
 
     def __repr__(self) -> str:
         return f"CpuCheck(warn={self.warn}, fail={self.fail})"
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()  # a run of the parent may have held it at the fork
 
     def measure(self) -> tuple[float, float]:
         """``(percent busy, seconds measured over)``, and make now the next run's baseline."""

@@ -46,7 +46,6 @@ def create_app() -> Flask:
         HEALTHCHECK_TIMEOUT=float(os.environ.get("HUNG_TIMEOUT", "0.5")),
         HEALTHCHECK_DEADLINE=float(os.environ.get("HUNG_DEADLINE", "1.0")),
         HEALTHCHECK_FAILED_TTL=0,
-        HEALTHCHECK_STARTUP_GATE=(),
     )
     health = HealthCheck(app)
 
