@@ -518,7 +518,10 @@ class ProbeServer:
     def start(self) -> None:
         """Serve now if this process may (no role, or the role is free; raises
         :class:`~flask_healthcheck.ConfigurationError` if the port is taken), else wait in a
-        daemon thread for the role and serve from then on."""
+        daemon thread for the role and serve from then on. A closed server stays closed (an
+        app whose ``init_app`` failed in a preloading master may still be handed down)."""
+        if self._closed.is_set():
+            return
         role = self._role
         if role is not None and not role.try_take():
             self._start_thread(self._take_over)

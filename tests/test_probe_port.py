@@ -274,6 +274,17 @@ def test_close_stops_serving_and_frees_the_port(probed_app: Flask, port: int) ->
     assert not server.serving
 
 
+def test_a_closed_server_does_not_start_again(probed_app: Flask, port: int) -> None:
+    server = probe_port_module._servers[port]
+    server.close()
+
+    server.start()
+
+    assert not server.serving
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", port))
+
+
 def test_a_forked_child_closes_the_probe_sockets_it_inherited(probed_app: Flask, port: int) -> None:
     read_end, write_end = os.pipe()
     pid = os.fork()
