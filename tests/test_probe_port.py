@@ -636,9 +636,10 @@ def test_gunicorn_exits_cleanly_on_sigterm_and_frees_the_probe_port(
     assert returncode == 0, server.output
     assert time.monotonic() - started < 10
     assert "Traceback" not in server.output
-    with pytest.raises(urllib.error.URLError) as refused:
-        fetch(f"{probe}/live", timeout=1)
-    assert isinstance(refused.value.reason, ConnectionRefusedError)
+    # No process of the server is left to hold the port. (Whether a connection is refused
+    # says less: the suite runs on two processes, and the other may take the port at once.)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(server.popen.pid, 0)
 
 
 def test_development_server_probe_port_answers_while_its_only_thread_is_busy(
