@@ -145,6 +145,27 @@ def in_prefork_master() -> bool:
     return False
 
 
+def prefork_master_addresses() -> list[object]:
+    """While gunicorn's master preloads the app: the addresses it is about to listen on (its
+    ``bind`` setting: ``(host, port)`` pairs, Unix socket paths); empty anywhere else.
+
+    The master binds them only after loading the app, so a port the app binds while it
+    loads (the probe port) could otherwise take one of them and be told apart from it only
+    by gunicorn's own "Connection in use" error.
+    """
+    arbiter = sys.modules.get("gunicorn.arbiter")
+    arbiter_class = getattr(arbiter, "Arbiter", None)
+    if arbiter_class is None or not in_prefork_master():
+        return []
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        master = frame.f_locals.get("self")
+        if isinstance(master, arbiter_class):
+            return list(getattr(master, "address", None) or [])
+        frame = frame.f_back
+    return []
+
+
 def at_exit(callback: Callable[[], None]) -> None:
     """Run *callback* when the process exits normally (:mod:`atexit`)."""
     atexit.register(callback)

@@ -189,14 +189,16 @@ class Role:
     serve the probe port), held with an exclusive :func:`fcntl.flock` on a file.
 
     The kernel releases the lock when its process dies, however it dies, so another process
-    takes the role over at its next :meth:`try_take`. A forked child does not inherit the
-    role: :mod:`~flask_healthcheck.process` has it drop the descriptor without unlocking.
+    takes the role over at its next :meth:`try_take`, or at once if a thread of it waits in
+    :meth:`wait_and_take`. A forked child does not inherit the role:
+    :mod:`~flask_healthcheck.process` has it drop the descriptor without unlocking.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
         self._pid = 0
+        self._waiting: int | None = None
         _ROLES.add(self)
 
     @property
@@ -217,10 +219,34 @@ class Role:
         except BaseException:
             os.close(fd)
             raise
+        self._claim(fd)
+        return True
+
+    def wait_and_take(self) -> None:
+        """Block until this process holds the role, for a thread of its own that has nothing
+        else to do.
+
+        The kernel wakes the waiter as soon as the holder lets the role go or dies, so the
+        role changes hands within milliseconds and nobody polls. A forked child does not
+        inherit the wait (:mod:`~flask_healthcheck.process` has it drop the descriptor).
+        """
+        if self.held:
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._waiting = fd
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._waiting = None
+            os.close(fd)
+            raise
+        self._waiting = None
+        self._claim(fd)
+
+    def _claim(self, fd: int) -> None:
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd, self._pid = fd, os.getpid()
-        return True
 
     def holder(self) -> int | None:
         """The process id of the holder, as it wrote it, or None when nobody holds the role."""
@@ -245,12 +271,15 @@ class Role:
             os.close(fd)
 
     def _forget(self) -> None:
-        # In a forked child: the descriptor is the parent's lock; closing our copy of it
-        # leaves the parent's lock in place, where unlocking it would release it.
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        # In a forked child: the descriptor is the parent's lock (or the wait for it, which a
+        # thread of the parent may win at any time); closing our copy of it leaves the
+        # parent's lock in place, where unlocking it would release it.
+        held, self._fd = self._fd, None
+        waiting, self._waiting = self._waiting, None
+        for fd in (held, waiting):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
 
 _ROLES: weakref.WeakSet[Role] = weakref.WeakSet()

@@ -26,7 +26,7 @@ SLOW_FILES = (
     "test_bench.py",
     "contrib/test_celery.py",
     "test_lifecycle.py",
-    "test_probe_port.py",
+    "test_probe_port_server.py",
     "test_background.py",
     "contrib/test_sqlalchemy.py",
 )
