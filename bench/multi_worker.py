@@ -32,7 +32,7 @@ from typing import Any
 from bench.apps import ours, peer_flask_healthz, peer_py_healthcheck
 from bench.apps.checks import BARE_PATH, CACHING, COUNTED_CHECK_SECONDS, COUNTER_FILE, read_calls
 from bench.libraries import BEFORE_SHARED_STORE, Library, resolve
-from bench.load import LoadResult, Target, closed_loop, cpu_seconds, get, interleaved
+from bench.load import Answer, LoadResult, Target, closed_loop, cpu_seconds, get, interleaved
 from bench.scenarios import Plan
 from bench.servers import GunicornSettings, Server, serving
 
@@ -153,6 +153,41 @@ def _p50_ms(result: LoadResult) -> float:
     return result.percentile(0.5) * 1000
 
 
+def _mean_ms(result: LoadResult) -> float:
+    """The mean latency of *result*: under a closed loop, connections over requests/s."""
+    if not result.latencies:
+        return math.nan
+    return statistics.fmean(result.latencies) * 1000
+
+
+def _alternating_probes(
+    first: Server, second: Server, path: str, count: int
+) -> tuple[list[Answer], list[Answer]]:
+    """*count* requests of *path* to each server, one at a time and each on a new connection,
+    as a kubelet probes; the servers take turns, so a burst elsewhere falls on both alike."""
+    answers: tuple[list[Answer], list[Answer]] = ([], [])
+    for index in range(count):
+        order = (0, 1) if index % 2 == 0 else (1, 0)
+        for position in order:
+            server = (first, second)[position]
+            answers[position].append(get(server.address, path, timeout=5.0))
+    return answers
+
+
+def _probe_figures(answers: list[Answer]) -> dict[str, Any]:
+    seconds = sorted(answer.seconds for answer in answers if answer.status is not None)
+    return {
+        "requests": len(answers),
+        "statuses": dict(Counter(str(answer.status) for answer in answers)),
+        "median_ms": round(statistics.median(seconds) * 1000, 3) if seconds else None,
+        "p90_ms": (
+            round(seconds[min(len(seconds) - 1, int(0.9 * len(seconds)))] * 1000, 3)
+            if seconds
+            else None
+        ),
+    }
+
+
 def _cpu_per_request_of(result: LoadResult) -> float:
     if result.server_cpu is None or not result.requests:
         return math.nan
@@ -174,10 +209,15 @@ def _load_figures(column: list[LoadResult]) -> dict[str, Any]:
         merged.merge(result)
     return {
         "cycles": [
-            {"rps": round(result.rps, 1), "p50_ms": _rounded(_p50_ms(result), 3)}
+            {
+                "rps": round(result.rps, 1),
+                "mean_ms": _rounded(_mean_ms(result), 3),
+                "p50_ms": _rounded(_p50_ms(result), 3),
+            }
             for result in column
         ],
         "median_rps": _median([result.rps for result in column], 1),
+        "mean_ms": _rounded(_mean_ms(merged), 3),
         "p50_ms": _rounded(merged.percentile(0.5) * 1000, 3),
         "p99_ms": _rounded(merged.percentile(0.99) * 1000, 3),
         "median_server_cpu_us_per_request": _cpu_per_request(column),
@@ -186,23 +226,17 @@ def _load_figures(column: list[LoadResult]) -> dict[str, Any]:
     }
 
 
-def _run(
-    plan: Plan,
-    settings: GunicornSettings,
-    work_dir: Path,
-    contestants: list[_Contestant],
-    worker_class: str,
-) -> dict[str, Any]:
-    """Every measurement of the scenario under one worker class."""
-    gunicorn = server_settings(settings, worker_class)
-    ttl = CACHING[APP_SCENARIO].success_ttl
-    counters: dict[str, Path] = {}
-    servers = []
+def _servers(
+    contestants: list[_Contestant], gunicorn: GunicornSettings, work_dir: Path, worker_class: str
+) -> tuple[list[Server], dict[str, Path]]:
+    """A server for each contestant, and the file where each one's check counts its calls."""
+    servers, counters = [], {}
     for contestant in contestants:
         label = f"{contestant.label}-{worker_class}"
-        counters[contestant.name] = work_dir / f"counter-{label}"
-        counters[contestant.name].mkdir(parents=True, exist_ok=True)
-        environment = {"BENCH_COUNTER_DIR": str(counters[contestant.name])}
+        counter_dir = work_dir / f"counter-{label}"
+        counter_dir.mkdir(parents=True, exist_ok=True)
+        counters[contestant.name] = counter_dir / COUNTER_FILE
+        environment = {"BENCH_COUNTER_DIR": str(counter_dir)}
         if contestant.library is not None:  # its files in the run's directory, not in /tmp
             environment["HEALTHCHECK_SHARED_DIR"] = str(work_dir / f"shared-{label}")
         servers.append(
@@ -216,6 +250,109 @@ def _run(
                 label=label,
             )
         )
+    return servers, counters
+
+
+def _flood(plan: Plan, contestant: _Contestant, server: Server, counter: Path) -> dict[str, Any]:
+    """Readiness of one server under the flood, and its check's calls meanwhile."""
+    counter.unlink(missing_ok=True)
+    pids = tuple(server.worker_pids())
+    cpu_before = cpu_seconds(pids)
+    result = closed_loop(
+        server.address,
+        contestant.module.READY_PATH,
+        connections=plan.flood_clients,
+        duration=plan.flood_seconds,
+        processes=plan.load_processes,
+    )
+    result.server_cpu = cpu_seconds(pids) - cpu_before
+    return {
+        "path": contestant.module.READY_PATH,
+        "caching": contestant.caching,
+        **result.summary(),
+        **call_figures(read_calls(counter), CACHING[APP_SCENARIO].success_ttl, result.duration),
+        "worker_pids": list(pids),
+    }
+
+
+def _liveness(plan: Plan, paired: list[tuple[_Contestant, Server]]) -> dict[str, Any]:
+    """Each app's liveness and its bare route, in slices taking every server in turn."""
+    targets = []
+    for contestant, server in paired:
+        pids = tuple(server.worker_pids())
+        targets.append(Target(server.address, contestant.module.LIVE_PATH, pids))
+        targets.append(Target(server.address, BARE_PATH, pids))
+    columns = _columns(
+        interleaved(
+            targets,
+            connections=plan.flood_clients,
+            slice_seconds=plan.server_seconds,
+            cycles=plan.server_warmup_cycles + plan.server_cycles,
+            processes=plan.load_processes,
+        )[plan.server_warmup_cycles :]
+    )
+    liveness: dict[str, Any] = {}
+    for position, (contestant, _) in enumerate(paired):
+        live, bare = columns[2 * position], columns[2 * position + 1]
+        liveness[contestant.name] = {
+            "path": contestant.module.LIVE_PATH,
+            "median_ratio_to_bare": _ratios(live, bare, lambda result: result.rps),
+            "live": _load_figures(live),
+            "bare": _load_figures(bare),
+        }
+    return liveness
+
+
+def _readiness(plan: Plan, shared_server: Server, in_process_server: Server) -> dict[str, Any]:
+    """flask_healthcheck's readiness, shared store against in-process cache: probe-like
+    requests taking turns, then slices of load taking turns."""
+    probes = _alternating_probes(
+        shared_server, in_process_server, ours.READY_PATH, plan.server_probe_requests
+    )
+    targets = [
+        Target(server.address, ours.READY_PATH, tuple(server.worker_pids()))
+        for server in (shared_server, in_process_server)
+    ]
+    shared, in_process = _columns(
+        interleaved(
+            targets,
+            connections=plan.flood_clients,
+            slice_seconds=plan.server_ready_seconds,
+            cycles=plan.server_warmup_cycles + plan.server_ready_cycles,
+            processes=plan.load_processes,
+        )[plan.server_warmup_cycles :]
+    )
+    probe_shared, probe_in_process = (_probe_figures(answers) for answers in probes)
+    return {
+        "path": ours.READY_PATH,
+        "probe": {
+            SHARED: probe_shared,
+            IN_PROCESS: probe_in_process,
+            "median_ratio": (
+                round(probe_shared["median_ms"] / probe_in_process["median_ms"], 3)
+                if probe_shared["median_ms"] and probe_in_process["median_ms"]
+                else None
+            ),
+        },
+        SHARED: _load_figures(shared),
+        IN_PROCESS: _load_figures(in_process),
+        "median_p50_ratio": _ratios(shared, in_process, _p50_ms),
+        "median_mean_ratio": _ratios(shared, in_process, _mean_ms),
+        "median_rps_ratio": _ratios(shared, in_process, lambda result: result.rps),
+        "median_cpu_ratio": _ratios(shared, in_process, _cpu_per_request_of),
+    }
+
+
+def _run(
+    plan: Plan,
+    settings: GunicornSettings,
+    work_dir: Path,
+    contestants: list[_Contestant],
+    worker_class: str,
+) -> dict[str, Any]:
+    """Every measurement of the scenario under one worker class."""
+    gunicorn = server_settings(settings, worker_class)
+    servers, counters = _servers(contestants, gunicorn, work_dir, worker_class)
     paired = list(zip(contestants, servers, strict=True))
     with serving(servers):
         for contestant, server in paired:
@@ -229,87 +366,29 @@ def _run(
                 duration=0.3,
                 processes=plan.load_processes,
             )
-        floods: dict[str, Any] = {}
+        floods = {}
         for contestant, server in paired:
             print(
                 f"  {worker_class}: readiness, {plan.flood_clients} clients for "
                 f"{plan.flood_seconds:g} s: {contestant.name}",
                 flush=True,
             )
-            counter = counters[contestant.name] / COUNTER_FILE
-            counter.unlink(missing_ok=True)
-            pids = tuple(server.worker_pids())
-            cpu_before = cpu_seconds(pids)
-            result = closed_loop(
-                server.address,
-                contestant.module.READY_PATH,
-                connections=plan.flood_clients,
-                duration=plan.flood_seconds,
-                processes=plan.load_processes,
-            )
-            result.server_cpu = cpu_seconds(pids) - cpu_before
-            floods[contestant.name] = {
-                "path": contestant.module.READY_PATH,
-                "caching": contestant.caching,
-                **result.summary(),
-                **call_figures(read_calls(counter), ttl, plan.flood_seconds),
-                "worker_pids": list(pids),
-            }
-        live_targets = []
-        for contestant, server in paired:
-            pids = tuple(server.worker_pids())
-            live_targets.append(Target(server.address, contestant.module.LIVE_PATH, pids))
-            live_targets.append(Target(server.address, BARE_PATH, pids))
+            floods[contestant.name] = _flood(plan, contestant, server, counters[contestant.name])
         print(
             f"  {worker_class}: liveness and the bare route of every app, {plan.server_cycles} "
             f"cycles of {plan.server_seconds:g} s after {plan.server_warmup_cycles} of warm-up",
             flush=True,
         )
-        live_columns = _columns(
-            interleaved(
-                live_targets,
-                connections=plan.flood_clients,
-                slice_seconds=plan.server_seconds,
-                cycles=plan.server_warmup_cycles + plan.server_cycles,
-                processes=plan.load_processes,
-            )[plan.server_warmup_cycles :]
-        )
-        ready_targets = [  # flask_healthcheck's: shared store, in-process cache
-            Target(server.address, ours.READY_PATH, tuple(server.worker_pids()))
-            for server in servers[:2]
-        ]
+        liveness = _liveness(plan, paired)
         print(
             f"  {worker_class}: readiness, shared store and in-process cache, "
+            f"{plan.server_probe_requests} probe-like requests each, then "
             f"{plan.server_ready_cycles} cycles of {plan.server_ready_seconds:g} s after "
             f"{plan.server_warmup_cycles} of warm-up",
             flush=True,
         )
-        shared, in_process = _columns(
-            interleaved(
-                ready_targets,
-                connections=plan.flood_clients,
-                slice_seconds=plan.server_ready_seconds,
-                cycles=plan.server_warmup_cycles + plan.server_ready_cycles,
-                processes=plan.load_processes,
-            )[plan.server_warmup_cycles :]
-        )
-    liveness: dict[str, Any] = {}
-    for position, (contestant, _) in enumerate(paired):
-        live, bare = live_columns[2 * position], live_columns[2 * position + 1]
-        liveness[contestant.name] = {
-            "path": contestant.module.LIVE_PATH,
-            "median_ratio_to_bare": _ratios(live, bare, lambda result: result.rps),
-            "live": _load_figures(live),
-            "bare": _load_figures(bare),
-        }
-    readiness = {
-        "path": ours.READY_PATH,
-        SHARED: _load_figures(shared),
-        IN_PROCESS: _load_figures(in_process),
-        "median_p50_ratio": _ratios(shared, in_process, _p50_ms),
-        "median_rps_ratio": _ratios(shared, in_process, lambda result: result.rps),
-        "median_cpu_ratio": _ratios(shared, in_process, _cpu_per_request_of),
-    }
+        by_name = {contestant.name: server for contestant, server in paired}
+        readiness = _readiness(plan, by_name[SHARED], by_name[IN_PROCESS])
     return {
         "gunicorn": gunicorn.describe(),
         "flood": floods,
@@ -338,6 +417,7 @@ def multi_worker(
         "slice_seconds": plan.server_seconds,
         "ready_cycles": plan.server_ready_cycles,
         "ready_slice_seconds": plan.server_ready_seconds,
+        "probe_requests": plan.server_probe_requests,
         "caching": {contestant.name: contestant.caching for contestant in contestants},
         "libraries": {
             contestant.name: contestant.library.as_dict()

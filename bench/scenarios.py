@@ -80,6 +80,8 @@ class Plan:
     server_seconds: float
     server_ready_cycles: int
     server_ready_seconds: float
+    #: Probe-like readiness requests (one at a time, a new connection each) to each of the two.
+    server_probe_requests: int
 
 
 FULL = Plan(
@@ -110,6 +112,7 @@ FULL = Plan(
     server_seconds=1.0,
     server_ready_cycles=10,
     server_ready_seconds=0.5,
+    server_probe_requests=200,
 )
 SMOKE = Plan(
     # A server's first slices after its connections open can stall under gunicorn's gthread
@@ -141,6 +144,7 @@ SMOKE = Plan(
     server_seconds=0.3,
     server_ready_cycles=1,
     server_ready_seconds=0.3,
+    server_probe_requests=5,
 )
 
 

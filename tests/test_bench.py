@@ -107,5 +107,7 @@ def _assert_multi_worker_counts_the_calls_of_every_worker(run: dict[str, Any]) -
     healthz = figures["flood"]["flask-healthz"]
     assert healthz["requests"] <= healthz["total_calls"] <= healthz["requests"] + run["clients"]
     readiness = figures["readiness_shared_vs_in_process"]
-    assert readiness[SHARED]["median_rps"] > 0
-    assert readiness[IN_PROCESS]["median_rps"] > 0
+    for name in (SHARED, IN_PROCESS):
+        assert readiness[name]["median_rps"] > 0, name
+        probes = run["probe_requests"]
+        assert readiness["probe"][name]["statuses"] == {"200": probes}, name
