@@ -223,8 +223,11 @@ def _interleaved_process(
     start_at: float,
     reads_cpu: bool,
 ) -> list[list[LoadResult]]:
-    """One load process: ``results[cycle][target]``, in slices rotating through *targets*."""
-    pools = [[_Connection(target.address) for _ in range(connections)] for target in targets]
+    """One load process: ``results[cycle][target]``, in slices rotating through *targets*.
+
+    Each slice opens its connections and closes them when it ends: an idle connection left
+    open would hold a gunicorn sync worker, which waits on it for a request that never comes.
+    """
     payloads = [request_bytes(target.address, target.path) for target in targets]
     results = [[LoadResult(slice_seconds, connections) for _ in targets] for _ in range(cycles)]
     slot = slice_seconds + SLICE_GAP
@@ -233,16 +236,14 @@ def _interleaved_process(
         order = list(range(len(targets)))[shift:] + list(range(len(targets)))[:shift]
         for position, index in enumerate(order):
             _sleep_until(start_at + (cycle * len(targets) + position) * slot)
-            for connection in pools[index]:  # fresh connections: idle ones may have timed out
-                connection.reconnect()
+            pool = [_Connection(targets[index].address) for _ in range(connections)]
             cpu_before = cpu_seconds(targets[index].worker_pids) if reads_cpu else 0.0
-            result = _run_slice(pools[index], payloads[index], slice_seconds)
+            result = _run_slice(pool, payloads[index], slice_seconds)
             if reads_cpu:
                 result.server_cpu = cpu_seconds(targets[index].worker_pids) - cpu_before
             results[cycle][index] = result
-    for pool in pools:
-        for connection in pool:
-            connection.sock.close()
+            for connection in pool:
+                connection.sock.close()
     return results
 
 
@@ -270,7 +271,7 @@ def interleaved(
     connections afresh; *processes* share them and stay in step by the wall clock.
     """
     shares = [share for share in _shares(connections, processes) if share]
-    start_at = time.time() + 0.2 + 0.002 * connections * len(targets)
+    start_at = time.time() + 0.2
     jobs = [
         (targets, share, slice_seconds, cycles, start_at, index == 0)
         for index, share in enumerate(shares)

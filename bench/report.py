@@ -12,7 +12,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from bench.apps import bare, ours
+from bench.apps import bare, ours, peer_flask_healthz, peer_py_healthcheck
+from bench.multi_worker import IN_PROCESS, SHARED
 from bench.scenarios import CONTESTANTS, CURL_NAME, THREAD_SLACK, THROUGH_FLASK
 
 START_MARKER = ".. benchmark-results-start"
@@ -26,6 +27,12 @@ SLOW_MEDIAN_MS = 130.0
 HANG_MARGIN_MS = 50.0
 #: Median liveness latency on the probe port while every worker is busy, at most.
 PROBE_PORT_MEDIAN_MS = 100.0
+#: Check calls the whole multi-worker server may make in a flood, over one per TTL.
+SERVER_CALLS_SLACK = 2
+#: Readiness p50 latency with the shared store over the in-process cache's, at most.
+SHARED_READINESS_RATIO = 1.2
+#: Liveness requests/s over those of a bare route of the same app and server, at least.
+SERVER_LIVENESS_RATIO = 1.0
 
 
 def metadata(settings_description: str, plan: dict[str, Any]) -> dict[str, Any]:
@@ -68,6 +75,11 @@ class Target:
 
 
 def targets(results: dict[str, Any]) -> list[Target]:
+    """Every target of the run, numbered; flask_healthcheck's figures against each bound."""
+    return [*_targets_of_one_server(results), *_multi_worker_targets(results["multi_worker"])]
+
+
+def _targets_of_one_server(results: dict[str, Any]) -> list[Target]:
     live = results["liveness"]["contestants"][ours.NAME]
     ratio = live["median_ratio_to_bare"] or 0.0
     live_ok = ratio >= LIVENESS_RATIO and set(live["statuses"]) == {"200"}
@@ -144,6 +156,88 @@ def targets(results: dict[str, Any]) -> list[Target]:
             f"{blocked['answered']} answered (p90 {_number(blocked['p90_ms'], '.1f')} ms); "
             + main_port,
             port_ok,
+        ),
+    ]
+
+
+def _only_200(statuses: dict[str, int]) -> bool:
+    return set(statuses) == {"200"}
+
+
+def _no_store_note(run: dict[str, Any]) -> str:
+    """Said next to the shared store's figures when its library has no store."""
+    library = run["libraries"][SHARED]
+    return "" if library["has_shared_store"] else "; no shared store in that library"
+
+
+def _multi_worker_targets(run: dict[str, Any]) -> list[Target]:
+    """Targets 6 to 8: flask_healthcheck with the shared store, under every worker class."""
+    classes = run["worker_classes"]
+    allowed_calls = math.ceil(run["seconds"] / run["success_ttl"]) + SERVER_CALLS_SLACK
+    calls, readiness, liveness = [], [], []
+    calls_ok = readiness_ok = liveness_ok = bool(classes)
+    for worker_class, figures in classes.items():
+        flood = figures["flood"][SHARED]
+        calls_ok &= 0 < flood["total_calls"] <= allowed_calls and _only_200(flood["statuses"])
+        calls.append(
+            f"{worker_class} {flood['total_calls']} "
+            f"({_number(flood['calls_per_ttl'], '.1f')} per TTL)"
+            + ("" if _only_200(flood["statuses"]) else f", statuses {flood['statuses']}")
+        )
+        compared = figures["readiness_shared_vs_in_process"]
+        probe, under_load = compared["probe"], compared["median_mean_ratio"]
+        readiness_ok &= (
+            probe["median_ratio"] is not None
+            and probe["median_ratio"] <= SHARED_READINESS_RATIO
+            and under_load is not None
+            and under_load <= SHARED_READINESS_RATIO
+            and _only_200(probe[SHARED]["statuses"])
+            and _only_200(compared[SHARED]["statuses"])
+        )
+        readiness.append(
+            f"{worker_class} probe {_number(probe['median_ratio'], '.2f')}x "
+            f"({_ms(probe[SHARED]['median_ms'])} vs {_ms(probe[IN_PROCESS]['median_ms'])}), "
+            f"under load {_number(under_load, '.2f')}x"
+        )
+        live = figures["liveness"][SHARED]
+        live_ratio = live["median_ratio_to_bare"]
+        liveness_ok &= (
+            live_ratio is not None
+            and live_ratio >= SERVER_LIVENESS_RATIO
+            and _only_200(live["live"]["statuses"])
+        )
+        liveness.append(
+            f"{worker_class} {_number(live_ratio, '.2f')}x "
+            f"({_number(live['live']['median_rps'], ',.0f')} vs "
+            f"{_number(live['bare']['median_rps'], ',.0f')} requests/s)"
+        )
+    note = _no_store_note(run)
+    workers = f"{run['workers']} workers"
+    return [
+        Target(
+            6,
+            f"{workers}, {run['clients']} clients for {run['seconds']:g} s on readiness, "
+            f"success_ttl={run['success_ttl']:g}: check calls of the whole server "
+            "(shared store)",
+            f"<= {allowed_calls}",
+            "; ".join(calls) + note,
+            calls_ok,
+        ),
+        Target(
+            7,
+            f"{workers}, readiness latency with the shared store against the in-process "
+            "cache: median of probe-like requests, and mean under load (median of the "
+            "per-cycle ratios)",
+            f"<= {SHARED_READINESS_RATIO:g}x",
+            "; ".join(readiness) + note,
+            readiness_ok,
+        ),
+        Target(
+            8,
+            f"{workers}, liveness requests/s against a bare route of the same app (shared store)",
+            f">= {SERVER_LIVENESS_RATIO:g}x",
+            "; ".join(liveness) + note,
+            liveness_ok,
         ),
     ]
 
@@ -353,6 +447,156 @@ def _modes_rows(run: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+#: The columns of the multi-worker tables, in order.
+SERVER_COLUMNS = (SHARED, IN_PROCESS, peer_py_healthcheck.NAME, peer_flask_healthz.NAME)
+
+
+def _with_other_statuses(rps: float | None, statuses: dict[str, int]) -> str:
+    others = {code: count for code, count in statuses.items() if code != "200"}
+    extra = ", ".join(f"{count:,} x {code}" for code, count in others.items())
+    return _number(rps, ",.0f") + (f" ({extra})" if extra else "")
+
+
+def _multi_worker_rows(
+    run: dict[str, Any], figures: dict[str, Any], packages: dict[str, str]
+) -> list[list[str]]:
+    flood, liveness = figures["flood"], figures["liveness"]
+    compared = figures["readiness_shared_vs_in_process"]
+
+    def row(title: str, cell: Any) -> list[str]:
+        return [title, *(cell(name) for name in SERVER_COLUMNS)]
+
+    def library(name: str) -> str:
+        if name in run["libraries"]:
+            entry = run["libraries"][name]
+            store = "with" if entry["has_shared_store"] else "without"
+            return f"{entry['described']}, {store} ``store.py``"
+        return f"{name} {packages.get(name, '')}"
+
+    def calls(name: str) -> str:
+        entry = flood[name]
+        return (
+            f"{entry['total_calls']:,} ({_number(entry['calls_per_ttl'], ',.1f')} per TTL; "
+            f"at most {entry['max_calls_in_a_ttl']:,} in one TTL window; from "
+            f"{entry['processes_calling']} of {run['workers']} workers)"
+        )
+
+    def probe(name: str) -> str:
+        if name not in (SHARED, IN_PROCESS):
+            return "n/a"
+        entry = compared["probe"][name]
+        others = {code: count for code, count in entry["statuses"].items() if code != "200"}
+        extra = "".join(f", {count} x {code}" for code, count in others.items())
+        return f"{_ms(entry['median_ms'])} / {_ms(entry['p90_ms'])}{extra}"
+
+    def readiness(name: str) -> str:
+        if name not in (SHARED, IN_PROCESS):
+            return "n/a"
+        entry = compared[name]
+        return (
+            f"{_with_other_statuses(entry['median_rps'], entry['statuses'])}; "
+            f"{_ms(entry['mean_ms'])}; {_ms(entry['p50_ms'])} / {_ms(entry['p99_ms'])}"
+        )
+
+    def readiness_ratio(name: str) -> str:
+        if name == SHARED:
+            ratios = [compared["probe"]["median_ratio"]] + [
+                compared[key]
+                for key in ("median_mean_ratio", "median_p50_ratio", "median_cpu_ratio")
+            ]
+            return "; ".join(f"{_number(ratio, '.2f')}x" for ratio in ratios)
+        return "1.00x; 1.00x; 1.00x; 1.00x (the reference)" if name == IN_PROCESS else "n/a"
+
+    def slices(cycles: int, seconds: float) -> str:
+        return (
+            f"median of {cycles} slices of {seconds:g} s, {run['clients']} connections, alternating"
+        )
+
+    ttl = f"{run['success_ttl']:g} s"
+    return [
+        ["Measurement", *SERVER_COLUMNS],
+        row("flask_healthcheck package, or the peer's version", library),
+        row("Cache of the check's result", lambda name: run["caching"][name]),
+        row(
+            f"Check calls of the whole server, {run['clients']} clients x {run['seconds']:g} s "
+            f"on readiness (TTL windows of {ttl})",
+            calls,
+        ),
+        row(
+            "… readiness requests/s during that flood",
+            lambda name: _with_other_statuses(flood[name]["rps"], flood[name]["statuses"]),
+        ),
+        row(
+            "… readiness latency during that flood, p50 / p99",
+            lambda name: (
+                f"{_ms(flood[name]['latency_ms']['p50'])} / {_ms(flood[name]['latency_ms']['p99'])}"
+            ),
+        ),
+        row(
+            "… server CPU per readiness request during that flood (µs, four workers)",
+            lambda name: _number(flood[name].get("server_cpu_us_per_request"), ",.0f"),
+        ),
+        row(
+            f"Liveness requests/s ({slices(run['cycles'], run['slice_seconds'])})",
+            lambda name: _with_other_statuses(
+                liveness[name]["live"]["median_rps"], liveness[name]["live"]["statuses"]
+            ),
+        ),
+        row(
+            "… a bare Flask route of the same app (``/bare``), requests/s in the same slices",
+            lambda name: _with_other_statuses(
+                liveness[name]["bare"]["median_rps"], liveness[name]["bare"]["statuses"]
+            ),
+        ),
+        row(
+            "… liveness relative to that bare route (median of the per-cycle ratios)",
+            lambda name: f"{_number(liveness[name]['median_ratio_to_bare'], '.2f')}x",
+        ),
+        row(
+            f"Readiness, probe-like requests (n={run['probe_requests']} each, one at a time on "
+            "a new connection, the two servers taking turns): median / p90",
+            probe,
+        ),
+        row(
+            "Readiness under load, requests/s; mean latency; p50 / p99 ("
+            f"{slices(run['ready_cycles'], run['ready_slice_seconds'])})",
+            readiness,
+        ),
+        row(
+            "… shared store relative to the in-process cache: probe-like median; under load "
+            "(median of the per-cycle ratios), mean latency; p50; server CPU per request",
+            readiness_ratio,
+        ),
+    ]
+
+
+def _multi_worker_tables(run: dict[str, Any], packages: dict[str, str]) -> list[str]:
+    lines: list[str] = []
+    shared = run["libraries"][SHARED]
+    if shared["ref"] is not None:
+        lines += [
+            f"In the tables below the shared store column ran {shared['described']} "
+            "(``--shared-library``); every other flask_healthcheck figure of this run is the "
+            "working tree's.",
+            "",
+        ]
+    if not shared["has_shared_store"]:
+        lines += [
+            f"Measured before the shared result store landed: {shared['described']} has no "
+            "``flask_healthcheck/store.py``, so both flask_healthcheck columns cache in each "
+            "worker.",
+            "",
+        ]
+    for worker_class, figures in run["worker_classes"].items():
+        lines += _list_table(
+            f"One server of {run['workers']} {worker_class} workers per contestant, one check "
+            f"of {run['check_seconds'] * 1000:g} ms; gunicorn: {figures['gunicorn']}",
+            _multi_worker_rows(run, figures, packages),
+        )
+        lines.append("")
+    return lines
+
+
 def _list_table(title: str, rows: list[list[str]], widths: str | None = None) -> list[str]:
     lines = [f".. list-table:: {title}", "   :header-rows: 1"]
     if widths:
@@ -414,6 +658,7 @@ def rst(results: dict[str, Any]) -> str:
         _modes_rows(modes),
     )
     lines.append("")
+    lines += _multi_worker_tables(results["multi_worker"], meta["packages"])
     target_rows = [["#", "Target (flask_healthcheck)", "Required", "Measured", "Result"]]
     target_rows += [
         [

@@ -1,5 +1,6 @@
 """The measurements: four against every contestant they apply to, under the same server, and
-three of flask_healthcheck alone (the exec probe, the probe port, background checks).
+three of flask_healthcheck alone (the exec probe, the probe port, background checks); the
+multi-worker scenario has a module of its own, :mod:`bench.multi_worker`.
 
 Every function starts the servers of one scenario together, measures one contestant at a time,
 and returns plain data for ``latest.json``; :mod:`bench.report` turns it into tables.
@@ -28,6 +29,7 @@ from bench.apps.checks import (
     COUNTER_FILE,
     HANG_DEADLINE,
     SLOW_CHECK_SECONDS,
+    read_calls,
 )
 from bench.load import Answer, LoadResult, Target, closed_loop, get, interleaved
 from bench.servers import HOST, GunicornSettings, Server, free_port, serving
@@ -69,6 +71,17 @@ class Plan:
     modes_warmup_cycles: int
     modes_seconds: float
     modes_connections: int
+    #: The multi-worker scenario (:mod:`bench.multi_worker`): its worker classes, and the
+    #: alternating slices after its floods, of liveness and the bare routes (``server_``), and
+    #: of readiness, shared store against in-process cache (``server_ready_``).
+    server_worker_classes: tuple[str, ...]
+    server_cycles: int
+    server_warmup_cycles: int
+    server_seconds: float
+    server_ready_cycles: int
+    server_ready_seconds: float
+    #: Probe-like readiness requests (one at a time, a new connection each) to each of the two.
+    server_probe_requests: int
 
 
 FULL = Plan(
@@ -93,6 +106,13 @@ FULL = Plan(
     modes_warmup_cycles=1,
     modes_seconds=1.0,
     modes_connections=16,
+    server_worker_classes=("sync", "gthread"),
+    server_cycles=3,
+    server_warmup_cycles=1,
+    server_seconds=1.0,
+    server_ready_cycles=10,
+    server_ready_seconds=0.5,
+    server_probe_requests=200,
 )
 SMOKE = Plan(
     # A server's first slices after its connections open can stall under gunicorn's gthread
@@ -118,6 +138,13 @@ SMOKE = Plan(
     modes_warmup_cycles=0,
     modes_seconds=0.3,
     modes_connections=8,
+    server_worker_classes=("sync",),
+    server_cycles=1,
+    server_warmup_cycles=0,
+    server_seconds=0.3,
+    server_ready_cycles=1,
+    server_ready_seconds=0.3,
+    server_probe_requests=5,
 )
 
 
@@ -316,12 +343,11 @@ def ttl_flood(plan: Plan, settings: GunicornSettings, work_dir: Path) -> dict[st
                 duration=plan.flood_seconds,
                 processes=plan.load_processes,
             )
-            lines = counter.read_text().split() if counter.exists() else []
-            calls = Counter(lines)
+            calls = Counter(pid for pid, _ in read_calls(counter))
             contestants[module.NAME] = {
                 "path": module.READY_PATH,
                 **result.summary(),
-                "check_calls_per_process": dict(calls),
+                "check_calls_per_process": {str(pid): count for pid, count in calls.items()},
                 "max_calls_per_process": max(calls.values(), default=0),
                 "total_calls": sum(calls.values()),
             }

@@ -90,13 +90,22 @@ class Server:
         settings: GunicornSettings,
         log_dir: Path,
         environment: dict[str, str] | None = None,
+        *,
+        library: Path | None = None,
+        label: str | None = None,
     ) -> None:
+        """*library*, a directory holding a ``flask_healthcheck`` package, is imported instead
+        of the working tree's (see :mod:`bench.libraries`); *label* tells apart the logs of
+        servers of one module and scenario."""
         self.module = module
         self.scenario = scenario
         self.settings = settings
         self.port = free_port()
-        self.log_path = log_dir / f"{module.rsplit('.', 1)[-1]}-{scenario}.log"
+        name = label or f"{module.rsplit('.', 1)[-1]}-{scenario}"
+        self.log_path = log_dir / f"{name}.log"
         self._environment = environment or {}
+        # gunicorn puts its --chdir first on sys.path, before PYTHONPATH, which finds bench/.
+        self._directory = library or ROOT
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -113,7 +122,7 @@ class Server:
         command = [
             sys.executable, "-m", "gunicorn",
             "--bind", f"{HOST}:{self.port}",
-            "--chdir", str(ROOT),
+            "--chdir", str(self._directory),
             "--error-logfile", str(self.log_path),
             *self.settings.arguments(),
             f"{self.module}:create_app()",
@@ -121,6 +130,7 @@ class Server:
         self._process = subprocess.Popen(
             command,
             env=environment,
+            cwd=self._directory,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,

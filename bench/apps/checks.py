@@ -10,7 +10,10 @@ The scenario is read from ``BENCH_SCENARIO`` when an app is created:
     one check that never returns.
 ``ttl``
     one check that takes 20 ms, as a round trip to a database does, and appends the worker's pid
-    to ``$BENCH_COUNTER_DIR/calls.txt`` on every call; passing results are cached for one second.
+    and the time to ``$BENCH_COUNTER_DIR/calls.txt`` on every call (:func:`read_calls` reads
+    them back); passing results are cached for one second.
+
+Every app also serves :data:`BARE_PATH`, a plain Flask route, whatever the scenario.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask
 
 CheckFunction = Callable[[], "tuple[bool, str]"]
 
@@ -31,6 +37,9 @@ COUNTED_CHECK_SECONDS = 0.02
 HANG_DEADLINE = 0.5
 HANG_TIMEOUT = 1.0
 COUNTER_FILE = "calls.txt"
+#: A plain Flask route answering 200 in every contestant's app: the floor its liveness is held
+#: to under the very same server (the multi-worker scenario).
+BARE_PATH = "/bare"
 
 
 @dataclass(frozen=True)
@@ -93,12 +102,32 @@ def _counted() -> CheckFunction:
         # One short O_APPEND write per call is atomic, whichever process or thread makes it.
         descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(descriptor, f"{os.getpid()}\n".encode())
+            os.write(descriptor, f"{os.getpid()} {time.time():.6f}\n".encode())
         finally:
             os.close(descriptor)
         return True, "counted"
 
     return _named(check, "counted")
+
+
+def read_calls(path: Path) -> list[tuple[int, float]]:
+    """The calls the counted check recorded in *path*: ``(pid, epoch seconds)`` each."""
+    if not path.exists():
+        return []
+    calls = []
+    for line in path.read_text().splitlines():
+        pid, _, moment = line.partition(" ")
+        calls.append((int(pid), float(moment)))
+    return calls
+
+
+def add_bare_route(app: Flask) -> None:
+    """Serve :data:`BARE_PATH` on *app*: 200 and two bytes, nothing else."""
+
+    def bare() -> str:
+        return "ok"
+
+    app.add_url_rule(BARE_PATH, "bench_bare", bare)
 
 
 def checks_for(name: str) -> list[CheckFunction]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_healthz import HealthError, healthz  # type: ignore[import-untyped]
 
-from bench.apps.checks import checks_for, scenario
+from bench.apps.checks import add_bare_route, checks_for, scenario
 
 NAME = "flask-healthz"
 LIVE_PATH = "/healthz/live"
@@ -34,4 +34,5 @@ def create_app() -> Flask:
         "ready": f"{__name__}.ready",
     }
     app.register_blueprint(healthz, url_prefix="/healthz")
+    add_bare_route(app)
     return app

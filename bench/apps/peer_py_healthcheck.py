@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Flask
 from healthcheck import HealthCheck  # type: ignore[import-untyped]
 
-from bench.apps.checks import CACHING, checks_for, scenario
+from bench.apps.checks import CACHING, add_bare_route, checks_for, scenario
 
 NAME = "py-healthcheck"
 LIVE_PATH = "/healthcheck/live"
@@ -29,4 +29,5 @@ def create_app() -> Flask:
         ready.add_check(check)
     app.add_url_rule(LIVE_PATH, "healthcheck_live", view_func=live.run)
     app.add_url_rule(READY_PATH, "healthcheck_ready", view_func=ready.run)
+    add_bare_route(app)
     return app
