@@ -45,7 +45,11 @@ _THREADS: weakref.WeakSet[_ProcessThread] = weakref.WeakSet()
 
 def _forget_the_parents_locks() -> None:
     for thread in list(_THREADS):
-        thread._lock = threading.Lock()  # another thread may have held it at the fork
+        # Another thread may have held them (an Event holds a lock inside) at the fork.
+        thread._lock = threading.Lock()
+        thread.stopping = threading.Event()
+        if isinstance(thread, Scheduler):
+            thread._wake = threading.Event()
 
 
 def _restart_after_fork() -> None:
