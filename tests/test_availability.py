@@ -133,7 +133,13 @@ def workers(make_app: Callable[..., Flask], tmp_path: Path) -> Callable[..., tup
     """Two apps of one name sharing a server directory: two workers of one server, in-process."""
 
     def make(**config: object) -> tuple[Flask, Flask]:
-        shared = {"HEALTHCHECK_SHARED_DIR": str(tmp_path / "shared"), "HEALTHCHECK_FAILED_TTL": 0}
+        # No result reused: each answer shows the database as it is now (the workers share
+        # their results, and a pass cached before the outage would be read as fresh).
+        shared = {
+            "HEALTHCHECK_SHARED_DIR": str(tmp_path / "shared"),
+            "HEALTHCHECK_FAILED_TTL": 0,
+            "HEALTHCHECK_SUCCESS_TTL": 0,
+        }
         return make_app(**shared, **config), make_app(**shared, **config)
 
     return make
