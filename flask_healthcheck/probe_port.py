@@ -2,11 +2,13 @@
 
 With ``HEALTHCHECK_PROBE_PORT`` set, a small HTTP server runs in daemon threads of one process
 of the app's server and answers ``/live``, ``/ready`` and ``/startup`` (and the same under the
-base path, ``/healthz/live``, so a probe spec can keep its path) by calling the app's WSGI
-callable for those paths only: the answers are the main port's, byte for byte in their bodies.
-Because it has threads of its own, it answers while every request worker of the app is busy
-with slow requests, which is when a liveness probe on the main port would time out and have a
-healthy pod restarted. Every other path answers ``404`` without reaching the app.
+base path, ``/healthz/live``, so a probe spec can keep its path) by handing those paths to the
+app as ``app.wsgi_app`` would, hooks included, without marking the app's first request (a probe
+may arrive while the factory still adds routes): the answers are the main port's, byte for
+byte in their bodies. Because it has threads of its own, it answers while every request worker
+of the app is busy with slow requests, which is when a liveness probe on the main port would
+time out and have a healthy pod restarted. Every other path answers ``404`` without reaching
+the app.
 
 **One listener per server.** In a pre-fork server (gunicorn, uWSGI) the worker that holds the
 server's probe-port role (:meth:`ServerDirectory.role
@@ -69,9 +71,10 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import click
-from flask import Flask
+from flask import Flask, request_started
 from flask.cli import FlaskGroup, run_command
 from flask.helpers import get_debug_flag
+from werkzeug.exceptions import NotFound
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
 from . import process, shared
@@ -80,7 +83,6 @@ from .endpoints import Endpoint
 from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
-    from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
     from .config import Settings
@@ -109,6 +111,7 @@ _REBIND_QUIET = 2.0
 #: descriptors.
 _PAUSE = 0.05
 _SERVER_SOFTWARE = "flask-healthcheck-probe"
+_SETTING_UP = b'{"status": "failure", "error": "the app is starting: init_app has not finished"}'
 _BUSY_BODY = b'{"status": "failure", "error": "the probe port has too many connections"}'
 _BUSY = (
     b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -155,25 +158,56 @@ class _ProbeApp:
             "SCRIPT_NAME": "",
             "flask_healthcheck.probe_port": True,
         }
-        captured: list[tuple[str, list[tuple[str, str]]]] = []
-
-        def capture(
-            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None, /
-        ) -> Callable[[bytes], object]:
-            if exc_info is not None and exc_info[1] is not None and captured:
-                raise exc_info[1].with_traceback(exc_info[2])
-            captured[:] = [(status, headers)]
-            return _no_write
-
         try:
-            body = _collect(target.app.wsgi_app(environ, capture))
-            status, headers = captured[0]
+            answer = _answer(target.app, environ)
         except Exception:
             logger.exception("the probe port could not answer %s", app_path)
             body = b'{"status": "failure", "error": "the probe port failed internally"}'
             return _answer_json(start_response, "503 Service Unavailable", body, head)
+        if answer is None:
+            return _answer_json(start_response, "503 Service Unavailable", _SETTING_UP, head)
+        status, headers, body = answer
         start_response(status, headers)
         return [body]
+
+
+def _answer(
+    app: Flask, environ: WSGIEnvironment
+) -> tuple[str, list[tuple[str, str]], bytes] | None:
+    """The app's answer to *environ*: status, headers and the whole body; None while the
+    app's health endpoints are not registered yet (``init_app`` has not finished).
+
+    The request goes through what ``Flask.wsgi_app`` does (the request context, the
+    ``request_started`` signal, the app's hooks, error handlers and teardown) except that it
+    is not marked as the app's first request: the probe port serves from ``init_app`` on,
+    while the app's factory may still be adding routes, which Flask refuses once a request
+    has been served. WSGI middleware wrapped around ``app.wsgi_app`` is not on its path.
+    """
+    context = app.request_context(environ)
+    error: BaseException | None = None
+    try:
+        try:
+            context.push()
+            if isinstance(context.request.routing_exception, NotFound):
+                return None
+            try:
+                request_started.send(app, _async_wrapper=app.ensure_sync)
+                value = app.preprocess_request()
+                if value is None:
+                    value = app.dispatch_request()
+            except Exception as exc:
+                value = app.handle_user_exception(exc)
+            response = app.finalize_request(value)
+        except Exception as exc:
+            error = exc
+            response = app.handle_exception(exc)
+        except BaseException as exc:
+            error = exc
+            raise
+        chunks, status, headers = response.get_wsgi_response(environ)
+        return status, headers, _collect(chunks)
+    finally:
+        context.pop(error)
 
 
 def _answer_json(
@@ -188,10 +222,6 @@ def _answer_json(
         ],
     )
     return [] if head else [body]
-
-
-def _no_write(data: bytes) -> None:
-    raise RuntimeError("the probe port does not support the WSGI write() callable")
 
 
 def _collect(chunks: Iterable[bytes]) -> bytes:

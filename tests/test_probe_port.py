@@ -183,6 +183,34 @@ def test_other_paths_answer_404_without_reaching_the_app(probed_app: Flask, port
     assert reached == ["request"]
 
 
+def test_a_probe_answered_while_the_factory_runs_leaves_the_app_open_to_setup(
+    make_app: Callable[..., Flask], port: int
+) -> None:
+    # The port serves from init_app on; a probe that arrives before the factory has added
+    # its routes must not count as the app's first request, after which Flask refuses them.
+    app = make_app(HEALTHCHECK_PROBE_PORT=port, HEALTHCHECK_PROBE_HOST="127.0.0.1")
+    assert fetch(f"http://127.0.0.1:{port}/ready")[0] == 200
+
+    app.add_url_rule("/added-later", "added_later", lambda: "added")
+
+    assert app.test_client().get("/added-later").data == b"added"
+
+
+def test_before_init_app_has_registered_the_endpoints_the_port_answers_503_starting(
+    health: HealthCheck, app: Flask, port: int, port_settings: Settings, tmp_path: Path
+) -> None:
+    bare = Flask("bare")  # an app whose init_app has not registered the endpoints yet
+    server = ProbeServer(bare, port_settings, Role(tmp_path / "probe-port.role"))
+    server.start()
+    try:
+        status, _, body = fetch(f"http://127.0.0.1:{port}/ready")
+    finally:
+        server.close()
+
+    assert status == 503
+    assert json.loads(body)["error"] == "the app is starting: init_app has not finished"
+
+
 def test_the_request_is_marked_as_coming_from_the_probe_port(probed_app: Flask, port: int) -> None:
     seen: list[object] = []
 
