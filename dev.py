@@ -82,11 +82,13 @@ def test(pytest_args: list[str]) -> None:
     run(tool("ruff"), "format", "--check", ".")
     run(tool("mypy"))
     run(tool("sphinx-build"), "-W", "--keep-going", "-q", "-b", "html", "docs", "docs/_build/html")
-    # Two processes (most tests wait on servers, not on the CPU), the slowest tests listed at
-    # the end; arguments given to "dev.py test" come after these and may override them.
+    # Three processes (most tests wait on servers, not on the CPU), a file at a time in the
+    # order tests/conftest.py gives (the slowest first), the slowest tests listed at the end;
+    # arguments given to "dev.py test" come after these and may override them.
     run(
-        str(PYTHON), "-m", "pytest", "-n", "2", "--dist", "loadfile", "--durations=15", *pytest_args
-    )
+        str(PYTHON), "-m", "pytest", "-n", "3", "--dist", "loadfile", "--no-loadscope-reorder",
+        "--durations=15", *pytest_args,
+    )  # fmt: skip
 
 
 def serve(port: str) -> None:
