@@ -18,7 +18,14 @@ from bench.scenarios import CONTESTANTS, CURL_NAME, THREAD_SLACK, THROUGH_FLASK
 
 START_MARKER = ".. benchmark-results-start"
 END_MARKER = ".. benchmark-results-end"
-PACKAGES = ("flask-healthcheck", "py-healthcheck", "flask-healthz", "flask", "werkzeug", "gunicorn")
+PACKAGES = (
+    "flask-health-checks",
+    "py-healthcheck",
+    "flask-healthz",
+    "flask",
+    "werkzeug",
+    "gunicorn",
+)
 #: Liveness requests/s of ours over the bare route's, at least.
 LIVENESS_RATIO = 0.9
 #: Median readiness latency with eight 100 ms checks, at most.

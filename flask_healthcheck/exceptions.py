@@ -50,7 +50,7 @@ class MissingDependencyError(HealthCheckError, ImportError):
     def __init__(self, package: str, extra: str, needed_by: str = "this check") -> None:
         super().__init__(
             f"{needed_by} needs the {package!r} package, which is not installed; "
-            f"install it with: pip install 'flask-healthcheck[{extra}]'"
+            f"install it with: pip install 'flask-health-checks[{extra}]'"
         )
         self.package = package
         self.extra = extra

@@ -363,7 +363,7 @@ def test_without_prometheus_client_metrics_answer_501_naming_the_extra(
     response = client.get("/healthz/metrics")
 
     assert response.status_code == 501
-    assert "pip install 'flask-healthcheck[prometheus]'" in response.json["error"]
+    assert "pip install 'flask-health-checks[prometheus]'" in response.json["error"]
     with pytest.raises(MissingDependencyError, match=r"flask-healthcheck\[prometheus\]"):
         health.metrics(app).register(CollectorRegistry())
     assert client.get("/healthz").status_code == 200

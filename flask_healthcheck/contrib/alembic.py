@@ -13,7 +13,7 @@ with plain Alembic (an ``alembic.ini``, a script location or an :class:`alembic.
 Both are tagged ``startup``: a database that is not at the code's migrations should keep a new
 pod from starting, not take running pods out of service.
 
-Install with ``pip install 'flask-healthcheck[alembic]'``.
+Install with ``pip install 'flask-health-checks[alembic]'``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Celery: checks of the broker, the workers and the queues, from the Flask app.
 
-Install with ``pip install 'flask-healthcheck[celery]'``::
+Install with ``pip install 'flask-health-checks[celery]'``::
 
     health.add_check(CeleryBrokerCheck(celery_app))
     health.add_check(CeleryWorkersCheck(celery_app))

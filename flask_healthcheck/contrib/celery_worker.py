@@ -11,7 +11,7 @@ exists while it takes tasks; ``flask-healthcheck worker`` (:mod:`flask_healthche
 checks them in the worker's container without importing the app. Both sides take the files'
 paths from the same options, environment variables and defaults, defined by the command.
 
-Install with ``pip install 'flask-healthcheck[celery]'``.
+Install with ``pip install 'flask-health-checks[celery]'``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Redis: PING, then SET, GET and DEL of a unique, expiring key, on the app's client or a URL.
 
-Needs the ``redis`` extra (``pip install 'flask-healthcheck[redis]'``).
+Needs the ``redis`` extra (``pip install 'flask-health-checks[redis]'``).
 """
 
 from __future__ import annotations

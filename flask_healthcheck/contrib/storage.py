@@ -2,7 +2,7 @@
 
 A local directory needs nothing more. A URL (``s3://bucket/uploads``, ``gcs://...``,
 ``memory://``, ``file:///srv/media``) needs the ``fsspec`` extra
-(``pip install 'flask-healthcheck[fsspec]'``) and the fsspec backend of its scheme (s3fs, gcsfs).
+(``pip install 'flask-health-checks[fsspec]'``) and the fsspec backend of its scheme (s3fs, gcsfs).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """System resources through psutil: disk space per path, memory and CPU, with warn and fail limits.
 
-Needs the ``psutil`` extra (``pip install 'flask-healthcheck[psutil]'``).
+Needs the ``psutil`` extra (``pip install 'flask-health-checks[psutil]'``).
 
 Each check passes under its warn limit, passes with a warning (reported ``warn``, the endpoint
 stays ``200``) from its warn limit, and fails from its fail limit. Limits are percentages from 0

@@ -732,4 +732,4 @@ def test_missing_celery_names_the_extra() -> None:
     )
 
     assert result.stdout.startswith(MissingDependencyError.__name__)
-    assert "flask-healthcheck[celery]" in result.stdout
+    assert "flask-health-checks[celery]" in result.stdout

@@ -330,4 +330,4 @@ def test_missing_redis_package_raises_an_error_naming_the_extra(
     with pytest.raises(MissingDependencyError) as caught:
         importlib.import_module("flask_healthcheck.contrib.redis")
     assert caught.value.extra == "redis"
-    assert "pip install 'flask-healthcheck[redis]'" in str(caught.value)
+    assert "pip install 'flask-health-checks[redis]'" in str(caught.value)
