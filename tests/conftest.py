@@ -29,6 +29,7 @@ SLOW_FILES = (
     "test_lifecycle.py",  # 21
     "test_probe_port_server.py",  # 20
     "test_sample_app.py",  # 14
+    "test_distribution.py",  # 12
     "contrib/test_sqlalchemy.py",  # 11
     "test_metrics_server.py",  # 11
     "test_availability.py",  # 10
