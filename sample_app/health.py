@@ -8,9 +8,11 @@ Built-in checks are registered with ``add_check``, one line each; the app's own 
     ``HEALTHCHECK_REQUEST_WATCHDOG`` is set). No check is tagged ``live``, so the library
     answers it before Flask routes the request.
 ``/healthz/ready``
-    ``database``, ``notes``, ``disk``, ``redis`` and ``celery_broker``, which are critical;
-    ``celery_workers``, which only degrades the report unless ``CELERY_WORKERS_REQUIRED``;
-    and ``celery_queues``, which only degrades it.
+    ``database``, ``notes``, ``disk``, ``storage``, ``redis`` and ``celery_broker``, which are
+    critical; ``celery_workers``, which only degrades the report unless
+    ``CELERY_WORKERS_REQUIRED``; and ``celery_queues``, ``upstream_api``, ``smtp``, ``memory``
+    and ``cpu``, which only degrade it: an API, a mail relay or a node that every pod shares
+    would take every pod out of the Service at once, which cures nothing.
 ``/healthz/startup``
     Passes once every critical check has passed once, among them ``migrations``, ``models``
     and ``model:notes``, which are tagged ``startup``: a release whose schema is not there
@@ -36,9 +38,11 @@ from flask_healthcheck.contrib.celery import (
     CeleryQueueCheck,
     CeleryWorkersCheck,
 )
+from flask_healthcheck.contrib.network import HttpCheck, TcpCheck
 from flask_healthcheck.contrib.redis import RedisCheck
 from flask_healthcheck.contrib.sqlalchemy import DatabaseCheck, ModelCheck, describe_error
-from flask_healthcheck.contrib.system import DiskCheck
+from flask_healthcheck.contrib.storage import StorageCheck
+from flask_healthcheck.contrib.system import CpuCheck, DiskCheck, MemoryCheck
 
 from .models import Note, db
 from .services import Services
@@ -83,6 +87,12 @@ def register_checks(health: HealthCheck, app: Flask) -> None:
         ModelCheck(Note, db, values={"body": "health probe"}), tags=[STARTUP], success_ttl=60
     )
     health.add_check(DiskCheck(app.instance_path, warn=DISK_WARN, fail=DISK_FAIL))
+    # Where the app keeps its files takes a write: a read-only or unmounted volume, or a
+    # bucket the credentials no longer reach, shows here before a user's upload fails.
+    health.add_check(StorageCheck(app.config["STORAGE_URL"]))
+    # The node's memory and CPU: a busy node degrades the report, and never fails it.
+    health.add_check(MemoryCheck(warn=app.config["MEMORY_WARN_PERCENT"]), critical=False)
+    health.add_check(CpuCheck(warn=app.config["CPU_WARN_PERCENT"]), critical=False)
 
     services = Services.of(app)
     if services.redis is not None:
@@ -109,6 +119,24 @@ def register_checks(health: HealthCheck, app: Flask) -> None:
         health.add_check(NotConfigured("celery_workers", no_workers, critical=required))
         nothing_queued = f"{EAGER_TASKS}, nothing is queued"
         health.add_check(NotConfigured("celery_queues", nothing_queued, critical=False))
+
+    upstream = app.config["UPSTREAM_HEALTH_URL"]
+    if upstream is not None:
+        health.add_check(
+            HttpCheck(upstream, expected_status=range(200, 300), name="upstream_api"),
+            critical=False,
+        )
+    else:
+        set_upstream = "set UPSTREAM_HEALTH_URL to check the HTTP API the app depends on"
+        health.add_check(NotConfigured("upstream_api", set_upstream, critical=False))
+
+    mail_server = app.config["MAIL_SERVER"]
+    if mail_server is not None:
+        port = app.config["MAIL_PORT"]
+        health.add_check(TcpCheck(mail_server, port, name="smtp"), critical=False)
+    else:
+        set_relay = "set MAIL_SERVER (and MAIL_PORT) to check the SMTP relay"
+        health.add_check(NotConfigured("smtp", set_relay, critical=False))
 
     @health.check(timeout=1.0)
     def notes() -> tuple[bool, str]:

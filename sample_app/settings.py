@@ -17,6 +17,19 @@ tasks run eagerly in the web process, no Sentry. Each variable below switches on
     The queue tasks are sent to and workers consume (default ``celery``).
 ``CELERY_WORKERS_REQUIRED``
     ``1``: readiness fails while no worker answers a ping (by default it only degrades).
+``STORAGE_URL``
+    Where the app keeps its files: a directory or an fsspec URL (``s3://bucket/notes``, which
+    needs the backend of its scheme, such as s3fs). Default: the instance folder. The
+    ``storage`` check writes, reads back and deletes a probe file there.
+``UPSTREAM_HEALTH_URL``
+    The health endpoint of an HTTP API the app depends on (``http://search:8080/health``):
+    the ``upstream_api`` check asks it and expects a 2xx answer.
+``MAIL_SERVER``, ``MAIL_PORT``
+    The SMTP relay mail goes through (Flask-Mail's names; the port defaults to 25): the
+    ``smtp`` check connects to it.
+``MEMORY_WARN_PERCENT``, ``CPU_WARN_PERCENT``
+    From how much memory in use (default 85) and CPU busy (default 90), in percent, the
+    ``memory`` and ``cpu`` checks degrade the report; they never fail it.
 ``SENTRY_DSN``
     Turns Sentry on (``SENTRY_ENVIRONMENT`` and ``SENTRY_TRACES_SAMPLE_RATE`` are read too).
 ``MIGRATE_ON_START``
@@ -50,6 +63,13 @@ _DRIVERS = {
     "mariadb": "mariadb+pymysql",
 }
 
+#: The SMTP port when ``MAIL_PORT`` is not set.
+SMTP_PORT = 25
+#: Percentages of memory in use and of CPU busy from which the report is degraded.
+#: (The library's defaults: on a shared node these say "busy", not "broken".)
+MEMORY_WARN_PERCENT = 85.0
+CPU_WARN_PERCENT = 90.0
+
 #: Seconds to wait for a database connection; the checks bound their statements themselves.
 CONNECT_TIMEOUT = 3
 
@@ -64,6 +84,16 @@ def flag(value: str | None, default: bool = False) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"expected 1/0, true/false, yes/no or on/off; got {value!r}")
+
+
+def number(value: str | None, default: float) -> float:
+    """*value* as a number, *default* when it is unset or empty."""
+    if value is None or not value.strip():
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"expected a number; got {value!r}") from None
 
 
 def database_url(url: str) -> str:
@@ -110,6 +140,12 @@ def from_environment(instance_path: str, environ: Mapping[str, str] = os.environ
         "CELERY_RESULT_BACKEND": environ.get("CELERY_RESULT_BACKEND") or None,
         "CELERY_QUEUE": environ.get("CELERY_QUEUE") or "celery",
         "CELERY_WORKERS_REQUIRED": flag(environ.get("CELERY_WORKERS_REQUIRED")),
+        "STORAGE_URL": environ.get("STORAGE_URL") or instance_path,
+        "UPSTREAM_HEALTH_URL": environ.get("UPSTREAM_HEALTH_URL") or None,
+        "MAIL_SERVER": environ.get("MAIL_SERVER") or None,
+        "MAIL_PORT": int(environ.get("MAIL_PORT") or SMTP_PORT),
+        "MEMORY_WARN_PERCENT": number(environ.get("MEMORY_WARN_PERCENT"), MEMORY_WARN_PERCENT),
+        "CPU_WARN_PERCENT": number(environ.get("CPU_WARN_PERCENT"), CPU_WARN_PERCENT),
         "SENTRY_DSN": environ.get("SENTRY_DSN") or None,
         "MIGRATE_ON_START": flag(environ.get("MIGRATE_ON_START"), default=True),
         **healthcheck_settings(environ),

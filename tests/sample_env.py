@@ -22,6 +22,12 @@ SAMPLE_VARIABLES = frozenset(
         "SENTRY_TRACES_SAMPLE_RATE",
         "MIGRATE_ON_START",
         "SAMPLE_INSTANCE_PATH",
+        "STORAGE_URL",
+        "UPSTREAM_HEALTH_URL",
+        "MAIL_SERVER",
+        "MAIL_PORT",
+        "MEMORY_WARN_PERCENT",
+        "CPU_WARN_PERCENT",
     }
 )
 

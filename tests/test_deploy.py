@@ -426,3 +426,55 @@ def test_compose_healthchecks_of_other_images_use_their_own_tools() -> None:
         "redis": "redis-cli ping",
         "rabbitmq": "rabbitmq-diagnostics --quiet ping",
     }
+
+
+#: The ports the images of the backing services listen on.
+SERVICE_PORTS = {"db": 5432, "redis": 6379, "rabbitmq": 5672}
+
+
+def depends_on(services: Mapping[str, Any], name: str) -> set[str]:
+    """The services *name* waits for, directly or through others."""
+    found: set[str] = set()
+    pending = list(services[name].get("depends_on", {}))
+    while pending:
+        dependency = pending.pop()
+        if dependency not in found:
+            found.add(dependency)
+            pending += list(services[dependency].get("depends_on", {}))
+    return found
+
+
+def test_compose_runs_the_whole_stack_and_the_app_waits_for_every_backing_service() -> None:
+    services = compose()["services"]
+    assert set(services) == {"web", "worker", *SERVICE_PORTS}
+    for name in ("web", "worker"):
+        assert set(SERVICE_PORTS) <= depends_on(services, name), name
+    assert "web" in depends_on(services, "worker")  # the web container applies the migrations
+    for name, service in services.items():
+        healthcheck = service["healthcheck"]
+        assert seconds(healthcheck["timeout"]) <= seconds(healthcheck["interval"]), name
+        assert healthcheck["retries"] >= 1, name
+
+
+def test_compose_app_urls_reach_the_services_of_the_file() -> None:
+    services = compose()["services"]
+    for name in ("web", "worker"):
+        environment = services[name]["environment"]
+        urls = [value for key, value in environment.items() if key.endswith("_URL")]
+        assert len(urls) == 3, environment
+        for url in urls:
+            parts = urlsplit(url)
+            assert parts.hostname in SERVICE_PORTS, f"{name}: {url}"
+            assert parts.port == SERVICE_PORTS[str(parts.hostname)], f"{name}: {url}"
+    database = urlsplit(services["web"]["environment"]["DATABASE_URL"])
+    postgres = services["db"]["environment"]
+    assert database.username == postgres["POSTGRES_USER"]
+    assert database.password == postgres["POSTGRES_PASSWORD"]
+    assert database.path == f"/{postgres['POSTGRES_DB']}"
+
+
+def test_compose_builds_the_image_the_kubernetes_manifests_run() -> None:
+    built = {service["image"] for service in compose()["services"].values() if "build" in service}
+    assert len(built) == 1
+    (image,) = built
+    assert {container.spec["image"] for container in CONTAINERS} == {image}

@@ -10,8 +10,10 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,6 +25,7 @@ import pytest
 from flask import Flask
 from psycopg import sql
 from sqlalchemy import inspect, select, text
+from werkzeug.serving import make_server
 
 from flask_healthcheck import LIVE, READY, STARTUP, ConfigurationError
 from flask_healthcheck.contrib.alembic import ModelsCheck
@@ -129,10 +132,21 @@ def test_fresh_app_answers_healthz_200_on_sqlite_with_services_not_configured(
     assert checks["models"]["output"] == "models match the database schema"
     assert checks["model:notes"]["passed"]
     assert checks["notes"]["output"] == "notes table readable, no note yet"
-    for name in ("redis", "celery_broker", "celery_workers", "celery_queues"):
+    for name in (
+        "redis",
+        "celery_broker",
+        "celery_workers",
+        "celery_queues",
+        "upstream_api",
+        "smtp",
+    ):
         assert checks[name]["passed"]
         assert checks[name]["output"].startswith("not configured: ")
-    assert response.json["warnings"] == []
+    assert checks["storage"]["output"].startswith("wrote, read back and deleted a probe file")
+    assert checks["memory"]["passed"]
+    assert checks["cpu"]["passed"]
+    # The node's memory and CPU are the machine's: a busy test machine may degrade the report.
+    assert set(response.json["warnings"]) <= {"memory", "cpu"}
     for endpoint in ("live", "ready", "startup"):
         assert client.get(f"/healthz/{endpoint}").status_code == 200
 
@@ -152,11 +166,19 @@ def test_probes_select_the_checks_that_fit_them(
         "database",
         "notes",
         "disk",
+        "storage",
+        "memory",
+        "cpu",
         "redis",
         "celery_broker",
         "celery_workers",
         "celery_queues",
+        "upstream_api",
+        "smtp",
     }
+    critical = {check.name for check in checks if check.critical}
+    assert not {"memory", "cpu", "upstream_api", "smtp", "celery_queues"} & critical
+    assert {"database", "notes", "disk", "storage", "redis", "celery_broker"} <= critical
 
 
 def test_migrations_are_applied_on_start_and_again_without_change(
@@ -251,6 +273,140 @@ def test_database_urls_without_a_driver_get_the_installed_one() -> None:
     assert database_url("mysql://db/notes") == "mysql+pymysql://db/notes"
     assert database_url("postgresql+psycopg2://db/n") == "postgresql+psycopg2://db/n"
     assert database_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+# -- files, an upstream API, the mail relay, the node ----------------------------------------
+
+
+def upstream_api(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    """An HTTP API's health endpoint: ``/health`` answers 200, ``/broken`` 503."""
+    status = "200 OK" if environ["PATH_INFO"] == "/health" else "503 Service Unavailable"
+    start_response(status, [("Content-Type", "text/plain")])
+    return [status.encode()]
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[str]:
+    """A real HTTP server for :func:`upstream_api` on loopback; yields its base URL."""
+    server = make_server("127.0.0.1", 0, upstream_api, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+@pytest.fixture
+def mail_relay() -> Iterator[int]:
+    """A socket listening on loopback, as an SMTP relay's port would; yields the port."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        yield listener.getsockname()[1]
+
+
+def test_configured_storage_upstream_api_and_mail_relay_are_checked_and_pass(
+    instance: Path,
+    make_app: Callable[..., Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    upstream: str,
+    mail_relay: int,
+) -> None:
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    monkeypatch.setenv("STORAGE_URL", str(uploads))
+    monkeypatch.setenv("UPSTREAM_HEALTH_URL", f"{upstream}/health")
+    monkeypatch.setenv("MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setenv("MAIL_PORT", str(mail_relay))
+
+    response = make_app().test_client().get("/healthz/ready")
+
+    assert response.status_code == 200, response.json
+    checks = results(response.json)
+    assert checks["storage"]["output"].startswith("wrote, read back and deleted a probe file")
+    assert list(uploads.iterdir()) == []  # the probe file is gone
+    assert checks["upstream_api"]["output"].startswith("answered 200 in ")
+    assert checks["smtp"]["output"].startswith("accepted a connection in ")
+    for topology in (str(uploads), upstream, str(mail_relay)):
+        assert topology not in response.get_data(as_text=True)
+
+
+def test_storage_an_fsspec_url_names_is_checked(
+    instance: Path, make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STORAGE_URL", f"memory://sample-{uuid.uuid4().hex[:8]}/notes")
+
+    response = make_app().test_client().get("/healthz/storage")
+
+    assert response.status_code == 200, response.json
+    assert response.json["results"][0]["output"].startswith("wrote, read back and deleted")
+
+
+def test_unwritable_storage_takes_the_instance_out_of_service(
+    instance: Path, make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    not_a_directory = tmp_path / "uploads"
+    not_a_directory.write_text("a file where the volume should be mounted")
+    monkeypatch.setenv("STORAGE_URL", str(not_a_directory))
+
+    response = make_app().test_client().get("/healthz/ready")
+
+    assert response.status_code == 503
+    storage = results(response.json)["storage"]
+    assert storage["critical"]
+    assert storage["output"] == "not a directory"
+
+
+def test_failing_upstream_api_and_mail_relay_degrade_readiness_without_failing_it(
+    instance: Path,
+    make_app: Callable[..., Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    upstream: str,
+) -> None:
+    monkeypatch.setenv("UPSTREAM_HEALTH_URL", f"{upstream}/broken")
+    monkeypatch.setenv("MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setenv("MAIL_PORT", str(free_port()))  # nothing listens there
+
+    response = make_app().test_client().get("/healthz/ready")
+
+    assert response.status_code == 200, response.json
+    assert {"upstream_api", "smtp"} <= set(response.json["warnings"])
+    checks = results(response.json)
+    assert checks["upstream_api"]["output"] == "answered 503, expected 200-299"
+    assert checks["smtp"]["output"] == "connection refused"
+    assert not checks["upstream_api"]["critical"]
+    assert not checks["smtp"]["critical"]
+
+
+def test_upstream_api_that_is_down_reports_connection_refused(
+    instance: Path, make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UPSTREAM_HEALTH_URL", f"http://127.0.0.1:{free_port()}/health")
+
+    response = make_app().test_client().get("/healthz/upstream_api")
+
+    (result,) = response.json["results"]
+    assert not result["passed"]
+    assert result["output"] == "connection refused"
+    assert response.json["warnings"] == ["upstream_api"]  # degraded, not failed
+
+
+def test_memory_and_cpu_above_their_warn_limits_degrade_the_report(
+    instance: Path, make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEMORY_WARN_PERCENT", "0")
+    monkeypatch.setenv("CPU_WARN_PERCENT", "0")
+
+    response = make_app().test_client().get("/healthz/ready")
+
+    assert response.status_code == 200, response.json
+    assert {"memory", "cpu"} <= set(response.json["warnings"])
+    checks = results(response.json)
+    assert "% used (at or above the 0% warn limit)" in checks["memory"]["output"]
+    assert "% busy (at or above the 0% warn limit)" in checks["cpu"]["output"]
+    assert checks["memory"]["passed"]
+    assert checks["cpu"]["passed"]
 
 
 # -- the Open Event Server's Runscope form ---------------------------------------------------
