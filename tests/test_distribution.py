@@ -9,6 +9,7 @@ from __future__ import annotations
 import email.parser
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -42,10 +43,19 @@ CONTRIB = {
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The sdist and the wheel, built from the working tree as ``dev.py test`` builds them."""
+    """The sdist and the wheel, built as ``dev.py test`` builds them, from a copy of the
+    files the build reads: a build writes into its source tree, and tests run side by side."""
+    source = tmp_path_factory.mktemp("source")
+    for name in ("pyproject.toml", "README.md", "LICENSE", "MANIFEST.in", "CHANGES.rst"):
+        shutil.copy2(ROOT / name, source / name)
+    # The directories the sdist must leave out come too, so that leaving them out is tested.
+    for directory in (PACKAGE.name, "tests", "sample_app", "bench"):
+        shutil.copytree(
+            ROOT / directory, source / directory, ignore=shutil.ignore_patterns("__pycache__")
+        )
     out = tmp_path_factory.mktemp("dist")
     subprocess.run(
-        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(ROOT)],
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(source)],
         check=True,
         capture_output=True,
     )
