@@ -364,7 +364,7 @@ def test_without_prometheus_client_metrics_answer_501_naming_the_extra(
 
     assert response.status_code == 501
     assert "pip install 'flask-health-checks[prometheus]'" in response.json["error"]
-    with pytest.raises(MissingDependencyError, match=r"flask-healthcheck\[prometheus\]"):
+    with pytest.raises(MissingDependencyError, match=r"flask-health-checks\[prometheus\]"):
         health.metrics(app).register(CollectorRegistry())
     assert client.get("/healthz").status_code == 200
 

@@ -609,7 +609,7 @@ def test_missing_alembic_raises_an_error_naming_the_extra(monkeypatch: pytest.Mo
             monkeypatch.setitem(sys.modules, name, None)
     monkeypatch.delitem(sys.modules, "flask_healthcheck.contrib.alembic")
 
-    with pytest.raises(MissingDependencyError, match=r"flask-healthcheck\[alembic\]"):
+    with pytest.raises(MissingDependencyError, match=r"flask-health-checks\[alembic\]"):
         importlib.import_module("flask_healthcheck.contrib.alembic")
 
 

@@ -776,5 +776,5 @@ def test_missing_sqlalchemy_raises_an_error_naming_the_extra(
             monkeypatch.setitem(sys.modules, name, None)
     monkeypatch.delitem(sys.modules, "flask_healthcheck.contrib.sqlalchemy")
 
-    with pytest.raises(MissingDependencyError, match=r"flask-healthcheck\[sqlalchemy\]"):
+    with pytest.raises(MissingDependencyError, match=r"flask-health-checks\[sqlalchemy\]"):
         importlib.import_module("flask_healthcheck.contrib.sqlalchemy")

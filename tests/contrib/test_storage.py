@@ -229,7 +229,7 @@ def test_url_without_fsspec_names_the_extra_and_directories_still_work(
     with pytest.raises(MissingDependencyError) as caught:
         StorageCheck("memory://bucket")
     assert caught.value.extra == "fsspec"
-    with pytest.raises(CheckError, match=r"flask-healthcheck\[fsspec\]"):
+    with pytest.raises(CheckError, match=r"flask-health-checks\[fsspec\]"):
         StorageCheck(lambda: "memory://bucket")()
     assert StorageCheck(tmp_path)().passed
 
