@@ -25,6 +25,8 @@ from .clock import SYSTEM_CLOCK, Clock
 from .config import Settings
 from .events import AnswerListener, ChangeListener, Events
 from .exceptions import ConfigurationError
+from .fleet import Fleet
+from .fleet_store import RedisFleetStore
 from .lifecycle import Lifecycle
 from .metrics import HealthMetrics
 from .middleware import LivenessFastPath, RequestTracker
@@ -53,6 +55,53 @@ def _report_to_sentry(transition: Transition) -> None:
         from . import sentry  # imports sentry_sdk
 
         sentry.report_transition(transition)
+
+
+def _report_to_sentry_unless_shared(transition: Transition) -> None:
+    """With a fleet, a shared check's failures reach Sentry once the fleet has judged them."""
+    if not transition.spec.shared:
+        _report_to_sentry(transition)
+
+
+def _alert_sentry(name: str, message: str, transition: Transition | None) -> None:
+    if "sentry_sdk" in sys.modules:
+        from . import sentry  # imports sentry_sdk
+
+        if transition is None:
+            sentry.report_fleet_outage(name, message)
+        else:
+            sentry.report_transition(transition, judged=message)
+
+
+def _make_fleet(
+    settings: Settings,
+    runner: Runner,
+    registry: Registry,
+    events: Events,
+    shared_results: SharedResults | None,
+) -> Fleet | None:
+    """The app's view of its fleet when ``HEALTHCHECK_FLEET_URL`` is set, else None."""
+    if settings.fleet_url is None:
+        return None
+    assert settings.fleet_name is not None
+    store = RedisFleetStore(
+        settings.fleet_url,
+        settings.fleet_name,
+        timeout=settings.fleet_timeout,
+        pod_ttl=settings.fleet_pod_ttl,
+    )
+    return Fleet(
+        store,
+        pod=settings.hostname or "",
+        outage_share=settings.fleet_outage_share,
+        pod_ttl=settings.fleet_pod_ttl,
+        clock=runner.clock,
+        registry=registry,
+        changed=events.changed,
+        alert=_alert_sentry if settings.sentry else None,
+        shared=shared_results,
+        settle=runner.settle_time,
+    )
 
 
 def _is_own_view(health: HealthCheck, view: Callable[..., Any]) -> bool:
@@ -139,6 +188,13 @@ class HealthCheck:
         results = None if server is None else SharedResults(server.sub(key, "results"))
         runner = Runner(settings, clock=self._clock, shared=results)
         events = Events(self._change_listeners, self._answer_listeners)
+        fleet = _make_fleet(
+            settings,
+            runner,
+            self._registry,
+            events,
+            None if server is None else SharedResults(server.sub(key, "fleet")),
+        )
         role = None if server is None else server.role(f"scheduler-{key}")
         scheduler = Scheduler(runner, lambda: self._registry, role)
         availability = Availability(self._clock)
@@ -153,6 +209,7 @@ class HealthCheck:
             lifecycle,
             server=server,
             key=key,
+            fleet=fleet,
         )
         blueprint = make_blueprint(state)
         # What may still fail comes first: the probe port (a port in use), then the blueprint,
@@ -169,8 +226,13 @@ class HealthCheck:
         Settings.write_defaults(app.config, defaults)
         runner.add_listener(state.record_result)
         runner.add_abandon_listener(state.metrics.record_abandoned)
+        if fleet is not None:
+            runner.add_listener(fleet.record)
+            runner.gate = fleet
         if settings.sentry:
-            runner.add_listener(_report_to_sentry)
+            runner.add_listener(
+                _report_to_sentry if fleet is None else _report_to_sentry_unless_shared
+            )
         self._states[app] = state
         app.extensions[EXTENSION_KEY] = self
         if lifecycle.tracks_requests:

@@ -25,7 +25,7 @@ STARTUP = "startup"
 #: Names taken by the endpoints under the base path, and by what the app reports of itself
 #: (its availability, load and request watchdog; heartbeats are named "heartbeat:<name>").
 RESERVED_NAMES = frozenset(
-    {"live", "ready", "startup", "metrics", "liveness", "readiness", "load", "requests"}
+    {"live", "ready", "startup", "metrics", "fleet", "liveness", "readiness", "load", "requests"}
 )
 
 # "." and ".." would be resolved away by clients as URL path segments.
@@ -46,6 +46,8 @@ class CheckOptions(TypedDict, total=False):
     fail_after: int
     fail_after_seconds: float
     recover_after: int
+    shared: bool
+    fleet_ttl: float
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,10 @@ class CheckSpec:
     twice the period plus the timeout). ``fail_after``/``fail_after_seconds``: consecutive
     failures, and seconds of failing, before a passing check is reported failing;
     ``recover_after``: consecutive passes before a failing check is reported passing.
+    ``shared``: the dependency is shared by every server of the fleet (the primary database,
+    the broker), so the fleet judges its failures (:mod:`~flask_healthcheck.fleet`).
+    ``fleet_ttl``: run it once per *fleet_ttl* seconds for the whole fleet; the other servers
+    take that run's result (an expensive check: a schema comparison, a queue's depth).
     """
 
     name: str
@@ -71,6 +77,8 @@ class CheckSpec:
     fail_after: int = 1
     fail_after_seconds: float = 0.0
     recover_after: int = 1
+    shared: bool = False
+    fleet_ttl: float | None = None
 
 
 def default_name(func: object) -> str:
@@ -109,8 +117,9 @@ _NUMERIC_OPTIONS: dict[str, Callable[[str, object], Any]] = {
     "fail_after": _count,
     "fail_after_seconds": _seconds(allow_zero=True),
     "recover_after": _count,
+    "fleet_ttl": _seconds(allow_zero=False),
 }
-OPTION_NAMES = frozenset({"name", "tags", "critical", *_NUMERIC_OPTIONS})
+OPTION_NAMES = frozenset({"name", "tags", "critical", "shared", *_NUMERIC_OPTIONS})
 
 
 def make_spec(func: CheckFunction, **options: Any) -> CheckSpec:
@@ -156,6 +165,10 @@ def make_spec(func: CheckFunction, **options: Any) -> CheckSpec:
     critical = True if critical is None else critical
     if not isinstance(critical, bool):
         raise ValueError(f"'critical' of check {name!r} must be True or False; got {critical!r}")
+    shared = option("shared")
+    shared = False if shared is None else shared
+    if not isinstance(shared, bool):
+        raise ValueError(f"'shared' of check {name!r} must be True or False; got {shared!r}")
     numbers: dict[str, Any] = {}
     for key, validate in _NUMERIC_OPTIONS.items():
         value = option(key)
@@ -170,7 +183,9 @@ def make_spec(func: CheckFunction, **options: Any) -> CheckSpec:
             f"check {name!r}: max_age ({max_age:g} s) must be longer than its period "
             f"({period:g} s), or every result goes stale before the next one arrives"
         )
-    return CheckSpec(name=name, func=func, tags=tag_set, critical=critical, **numbers)
+    return CheckSpec(
+        name=name, func=func, tags=tag_set, critical=critical, shared=shared, **numbers
+    )
 
 
 class Registry:

@@ -28,7 +28,7 @@ import traceback
 import weakref
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Flask
 
@@ -64,6 +64,20 @@ class Transition:
 
 
 ResultListener = Callable[[Transition], None]
+
+
+class RunGate(Protocol):
+    """Decides whether this server calls a check with ``fleet_ttl`` or takes the result that
+    another server of the fleet had (:class:`~flask_healthcheck.fleet.Fleet`)."""
+
+    def adopt(self, spec: CheckSpec, due: float) -> Outcome | None:
+        """The outcome to take instead of calling *spec*, or None to call it; may wait for
+        another server's run until *due* (the clock's ``monotonic()``)."""
+
+    def ran(self, spec: CheckSpec, result: CheckResult) -> None:
+        """*spec* was called here and gave *result*: the fleet takes it."""
+
+
 #: Called with a check's name, its runs abandoned so far and how many of them are still hung.
 AbandonListener = Callable[[str, int, int], None]
 
@@ -147,6 +161,8 @@ class Runner:
         self.clock = clock
         #: The server's records, when the workers of a server share their results.
         self.shared = shared
+        #: The fleet's say on checks with ``fleet_ttl``; None: this server calls them.
+        self.gate: RunGate | None = None
         self._abandon_listeners: list[AbandonListener] = []
         self._slots: dict[str, _Slot] = {}
         self._slots_lock = threading.Lock()
@@ -171,6 +187,11 @@ class Runner:
     def timeout_of(self, spec: CheckSpec) -> float:
         """Seconds *spec* may run: its own ``timeout``, else the app's."""
         return spec.timeout if spec.timeout is not None else self._settings.timeout
+
+    def settle_time(self, spec: CheckSpec) -> float:
+        """Seconds within which a server that is probed runs *spec* again: its period or
+        longest TTL, plus its timeout. The fleet waits this long before it judges a failure."""
+        return max(self._ttl_of(spec, True), self._ttl_of(spec, False)) + self.timeout_of(spec)
 
     def _ttl_of(self, spec: CheckSpec, passed: bool) -> float:
         if spec.period is not None:
@@ -529,31 +550,14 @@ class Runner:
         if self.shared is not None and self._coordinate(run, slot):
             return
         spec = run.spec
-        exception: BaseException | None = None
-        explained = False
-        budget.start(run.started + self.timeout_of(spec), self.clock)
-        detail: str | None = None
-        try:
-            with app.app_context():
-                value = spec.func()
-                if inspect.isawaitable(value):
-                    coroutine: Coroutine[Any, Any, Any] = _await(value)
-                    value = asyncio.run(coroutine)
-        except CheckError as exc:
-            exception = exc.__cause__ or exc
-            explained = True
-            outcome = Outcome(False, str(exc) or "check failed")
-            detail = exc.detail
-        except BaseException as exc:  # even SystemExit must not leave the run unfinished
-            exception = exc
-            kind = type(exc).__name__
-            outcome = Outcome(False, f"raised {kind} (details withheld)")
-            detail = f"raised {kind}: {exc}" if str(exc) else f"raised {kind}"
+        adopted = None
+        if spec.fleet_ttl is not None and self.gate is not None:
+            adopted = self.gate.adopt(spec, run.started + self.timeout_of(spec))
+        exception: BaseException | None
+        if adopted is not None:
+            outcome, detail, exception, explained = adopted, None, None, False
         else:
-            try:
-                outcome = interpret(value)
-            except TypeError as exc:
-                outcome = Outcome(False, str(exc))
+            outcome, detail, exception, explained = self._call(app, run)
         elapsed = self.clock.monotonic() - run.started
         timeout = self.timeout_of(spec)
         if elapsed > timeout:
@@ -582,7 +586,42 @@ class Runner:
                 elapsed,
             )
             return
+        if adopted is None and spec.fleet_ttl is not None and self.gate is not None:
+            self.gate.ran(spec, result.raw or result)
         self._notify(Transition(spec, result, previous, exception, explained))
+
+    def _call(
+        self, app: Flask, run: _Run
+    ) -> tuple[Outcome, str | None, BaseException | None, bool]:
+        """Call the check of *run*: its outcome, detail, exception and whether a
+        :class:`~flask_healthcheck.CheckError` explained it."""
+        spec = run.spec
+        exception: BaseException | None = None
+        explained = False
+        detail: str | None = None
+        budget.start(run.started + self.timeout_of(spec), self.clock)
+        try:
+            with app.app_context():
+                value = spec.func()
+                if inspect.isawaitable(value):
+                    coroutine: Coroutine[Any, Any, Any] = _await(value)
+                    value = asyncio.run(coroutine)
+        except CheckError as exc:
+            exception = exc.__cause__ or exc
+            explained = True
+            outcome = Outcome(False, str(exc) or "check failed")
+            detail = exc.detail
+        except BaseException as exc:  # even SystemExit must not leave the run unfinished
+            exception = exc
+            kind = type(exc).__name__
+            outcome = Outcome(False, f"raised {kind} (details withheld)")
+            detail = f"raised {kind}: {exc}" if str(exc) else f"raised {kind}"
+        else:
+            try:
+                outcome = interpret(value)
+            except TypeError as exc:
+                outcome = Outcome(False, str(exc))
+        return outcome, detail, exception, explained
 
     def _make_result(
         self,
