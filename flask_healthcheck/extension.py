@@ -101,6 +101,7 @@ def _make_fleet(
         alert=_alert_sentry if settings.sentry else None,
         shared=shared_results,
         settle=runner.settle_time,
+        view_ttl=settings.failed_ttl / 2,
     )
 
 

@@ -43,7 +43,9 @@ from .store import Record, SharedResults
 
 logger = logging.getLogger("flask_healthcheck")
 
-#: Seconds a process reuses the fleet it has read before it reads it again.
+#: Seconds a process reuses the fleet it has read before it reads it again, at most: less
+#: when results live shorter (half the failed TTL), so a view is never much older than the
+#: peers' results in it.
 VIEW_TTL = 1.0
 #: Seconds a process leaves the store alone after it could not be reached: the answers in
 #: between decide alone instead of each waiting for the store's timeout.
@@ -236,6 +238,7 @@ class Fleet:
         alert: Alert | None = None,
         shared: SharedResults | None = None,
         settle: Callable[[CheckSpec], float] | None = None,
+        view_ttl: float = VIEW_TTL,
     ) -> None:
         self.store = store
         self.pod = pod
@@ -248,6 +251,7 @@ class Fleet:
         #: The server's records, where the workers agree on who tells of an outage.
         self._shared = shared
         self._settle = settle or (lambda spec: pod_ttl)
+        self._view_ttl = min(view_ttl, VIEW_TTL)
         self._lock = threading.Lock()
         self._view: FleetView | None = None
         self._view_until = 0.0
@@ -270,12 +274,19 @@ class Fleet:
             BACKOFF,
         )
 
-    def view(self, *, fresh: bool = False) -> FleetView | None:
-        """The fleet as last read, read again when older than :data:`VIEW_TTL` (or *fresh*);
-        None while the store cannot be reached."""
+    def view(self, *, fresh: bool = False, newer_than: float = 0.0) -> FleetView | None:
+        """The fleet as last read, read again when older than :data:`VIEW_TTL`, than
+        *newer_than* (epoch seconds: the result it is to judge), or when *fresh*; None while
+        the store cannot be reached."""
         now = self.clock.monotonic()
-        if not fresh and self._view is not None and now < self._view_until:
-            return self._view
+        cached = self._view
+        if (
+            not fresh
+            and cached is not None
+            and now < self._view_until
+            and cached.read_at >= newer_than
+        ):
+            return cached
         if not self._reachable():
             return None
         try:
@@ -283,7 +294,7 @@ class Fleet:
         except Exception as exc:
             self._failed("be read", exc)
             return None
-        self._view, self._view_until = view, now + VIEW_TTL
+        self._view, self._view_until = view, now + self._view_ttl
         return view
 
     # -- what this server publishes -----------------------------------------------------
@@ -404,7 +415,9 @@ class Fleet:
                 continue
             judgement = None
             if not result.passed:
-                view = view or self.view()
+                # Read after the result was made: an older view may miss the peers' failures.
+                if view is None or view.read_at < result.timestamp:
+                    view = self.view(newer_than=result.timestamp)
                 if view is not None:
                     judgement = judge(
                         result.name,
