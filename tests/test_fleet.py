@@ -441,3 +441,14 @@ def test_shared_must_be_a_flag_and_fleet_is_not_a_check_name() -> None:
         health.add_check(lambda: (True, ""), name="x", shared="yes")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="taken by an endpoint"):
         health.add_check(lambda: (True, ""), name="fleet")
+
+
+def test_the_docs_quote_the_last_fleet_benchmark_and_it_met_its_targets() -> None:
+    from bench.fleet import RESULTS, TABLE, table
+
+    results = json.loads(RESULTS.read_text())
+    assert TABLE.read_text() == table(results) + "\n"
+    assert results["targets"]
+    assert all(results["targets"].values())
+    page = (RESULTS.parent.parent.parent / "docs" / "fleet.rst").read_text()
+    assert "literalinclude:: ../bench/results/fleet.txt" in page
