@@ -73,6 +73,18 @@ def _alert_sentry(name: str, message: str, transition: Transition | None) -> Non
             sentry.report_transition(transition, judged=message)
 
 
+def _listen(runner: Runner, state: AppState) -> None:
+    """Have *state*'s parts hear of each new result and each abandoned run."""
+    fleet = state.fleet
+    runner.add_listener(state.record_result)
+    runner.add_abandon_listener(state.metrics.record_abandoned)
+    if fleet is not None:
+        runner.add_listener(fleet.record)
+        runner.gate = fleet
+    if state.settings.sentry:
+        runner.add_listener(_report_to_sentry if fleet is None else _report_to_sentry_unless_shared)
+
+
 def _make_fleet(
     settings: Settings,
     runner: Runner,
@@ -184,6 +196,7 @@ class HealthCheck:
             app.config, defaults, app_name=app.name, import_name=app.import_name
         )
         self._refuse_clashes(app, settings)
+        self._registry.check_dependencies()
         server = _server_directory(settings)
         key = _app_key(app, settings)
         results = None if server is None else SharedResults(server.sub(key, "results"))
@@ -225,15 +238,7 @@ class HealthCheck:
                 probe_server.close()
             raise
         Settings.write_defaults(app.config, defaults)
-        runner.add_listener(state.record_result)
-        runner.add_abandon_listener(state.metrics.record_abandoned)
-        if fleet is not None:
-            runner.add_listener(fleet.record)
-            runner.gate = fleet
-        if settings.sentry:
-            runner.add_listener(
-                _report_to_sentry if fleet is None else _report_to_sentry_unless_shared
-            )
+        _listen(runner, state)
         self._states[app] = state
         app.extensions[EXTENSION_KEY] = self
         if lifecycle.tracks_requests:
@@ -334,11 +339,14 @@ class HealthCheck:
         it passing); *timeout*, *success_ttl*, *failed_ttl* (default: the app's settings);
         *period* (run in the background every *period* seconds; requests never wait for it);
         *max_age* (a result older than this is stale and fails); *fail_after*,
-        *fail_after_seconds* and *recover_after* (failure tolerance). Raises ``ValueError``
-        for a name already taken or reserved by an endpoint, or a bad option value.
+        *fail_after_seconds* and *recover_after* (failure tolerance); *depends_on* (names of
+        checks it needs: while one fails, this one is not called); *shared* and *fleet_ttl*
+        (the fleet: see :doc:`/fleet`). Raises ``ValueError`` for a name already taken or
+        reserved by an endpoint, a bad option value, or, once an app uses the extension, a
+        dependency that is not registered.
         """
         spec = make_spec(func, **options)
-        self._registry.add(spec)
+        self._registry.add(spec, complete=bool(self._states))
         if spec.period is not None:
             for app, state in list(self._states.items()):
                 state.start_background(app)

@@ -406,15 +406,17 @@ class Fleet:
     # -- the policy ---------------------------------------------------------------------
 
     def adjust(self, results: list[CheckResult]) -> list[CheckResult]:
-        """*results*, with each failing result of a shared check judged by the fleet."""
-        adjusted = results
+        """*results*, with each failing result of a shared check judged by the fleet, and
+        the checks it kept from running (``depends_on``) judged with it."""
+        adjusted = list(results)
         view: FleetView | None = None
         registry = self._registry
+        outages: dict[str, Judgement] = {}
         for index, result in enumerate(results):
             if result.name not in registry or not registry.get(result.name).shared:
                 continue
             judgement = None
-            if not result.passed:
+            if not result.passed and result.cause is None:
                 # Read after the result was made: an older view may miss the peers' failures.
                 if view is None or view.read_at < result.timestamp:
                     view = self.view(newer_than=result.timestamp)
@@ -429,9 +431,13 @@ class Fleet:
                     )
             self._note_outage(result.name, judgement)
             if judgement is not None:
-                if adjusted is results:
-                    adjusted = list(results)
                 adjusted[index] = apply(result, judgement)
+                if judgement.outage:
+                    outages[result.name] = judgement
+        if outages:
+            for index, result in enumerate(adjusted):
+                if result.cause in outages:
+                    adjusted[index] = apply(result, outages[result.cause])
         return adjusted
 
     def document(self) -> dict[str, Any] | None:

@@ -224,11 +224,67 @@ class Runner:
             if slot.abandoned_total
         }
 
-    def run(self, app: Flask, specs: Iterable[CheckSpec]) -> list[CheckResult]:
-        """Results for *specs*, in order, fresh from the cache or run now within the deadline."""
+    def run(
+        self,
+        app: Flask,
+        specs: Iterable[CheckSpec],
+        lookup: Callable[[str], CheckSpec] | None = None,
+    ) -> list[CheckResult]:
+        """Results for *specs*, in order, fresh from the cache or run now within the deadline.
+
+        A check with ``depends_on`` runs once its dependencies have answered, and not at all
+        while one of them fails (:meth:`not_run`). *lookup* finds a dependency that *specs*
+        leave out, which is then run (or read) without being returned.
+        """
         specs = list(specs)
+        deadline = self.clock.monotonic() + self._settings.deadline
+        if not any(spec.depends_on for spec in specs):
+            found = self._run_together(app, specs, deadline)
+            return [found[spec.name] for spec in specs]
+        found = {}
+        remaining = _with_dependencies(specs, lookup)
+        while remaining:
+            # A level: the checks whose dependencies have all answered (all of them, should
+            # a cycle have slipped past the registry, so that nothing waits for ever).
+            level = [spec for spec in remaining if all(d in found for d in spec.depends_on)]
+            level = level or remaining
+            runnable = []
+            for spec in level:
+                cause = _failing_dependency(spec, found)
+                if cause is None:
+                    runnable.append(spec)
+                else:
+                    found[spec.name] = self.not_run(spec, cause, found)
+            found.update(self._run_together(app, runnable, deadline))
+            remaining = [spec for spec in remaining if spec.name not in found]
+        return [found[spec.name] for spec in specs]
+
+    def not_run(
+        self, spec: CheckSpec, dependency: str, found: dict[str, CheckResult]
+    ) -> CheckResult:
+        """The result of *spec*, not called because *dependency* fails: it names the root
+        cause (the first failing check down the chain), is never stored as the check's own,
+        and no listener hears of it, so only the root cause is logged and alerted."""
+        failing = found[dependency]
+        root = failing.cause or dependency
+        now = self.clock.time()
+        return CheckResult(
+            name=spec.name,
+            passed=False,
+            output=f"not run: {root} is failing",
+            timestamp=now,
+            expires=max(now, failing.expires),
+            response_time=0.0,
+            critical=spec.critical,
+            tags=spec.tags,
+            cause=root,
+        )
+
+    def _run_together(
+        self, app: Flask, specs: list[CheckSpec], deadline: float
+    ) -> dict[str, CheckResult]:
+        """Results of *specs*, which do not wait for each other, by name."""
         clock = self.clock
-        deadline = clock.monotonic() + self._settings.deadline
         results: dict[str, CheckResult] = {}
         waiting: list[tuple[CheckSpec, _Run]] = []
         for spec in specs:
@@ -255,7 +311,7 @@ class Runner:
             waiting.append((spec, run))
         for spec, run in waiting:
             results[spec.name] = self._wait(spec, run, deadline)
-        return [results[spec.name] for spec in specs]
+        return results
 
     def _begin(self, app: Flask, spec: CheckSpec, slot: _Slot, now: float) -> _Run:
         """The run of *spec* to wait for: the one in flight, or a new one (the caller holds the
@@ -360,8 +416,23 @@ class Runner:
             return spec.max_age
         return 2 * (spec.period or 0.0) + self.timeout_of(spec)
 
+    def latest(self, name: str) -> CheckResult | None:
+        """The latest reported result of check *name* (this server's, when shared), or None."""
+        slot = self._slots.get(name)
+        if slot is not None and slot.last is not None:
+            return slot.last
+        if self.shared is not None:
+            record = self.shared.read(name)
+            return None if record is None else record.result
+        return None
+
     def start_if_idle(self, app: Flask, spec: CheckSpec) -> None:
-        """Start a run of *spec* unless one is in flight; don't wait for it (background use)."""
+        """Start a run of *spec* unless one is in flight, or one of its dependencies fails;
+        don't wait for it (background use)."""
+        for dependency in spec.depends_on:
+            latest = self.latest(dependency)
+            if latest is not None and not latest.passed:
+                return
         slot = self._slot(spec.name)
         with slot.lock:
             run = slot.in_flight
@@ -661,6 +732,29 @@ class Runner:
                 listener(transition)
             except Exception:
                 logger.exception("a health check result listener failed")
+
+
+def _with_dependencies(
+    specs: list[CheckSpec], lookup: Callable[[str], CheckSpec] | None
+) -> list[CheckSpec]:
+    """*specs* and, through *lookup*, the checks they depend on that they leave out."""
+    wanted = {spec.name: spec for spec in specs}
+    queue = list(specs)
+    while queue and lookup is not None:
+        for dependency in queue.pop().depends_on:
+            if dependency not in wanted:
+                wanted[dependency] = lookup(dependency)
+                queue.append(wanted[dependency])
+    return list(wanted.values())
+
+
+def _failing_dependency(spec: CheckSpec, found: dict[str, CheckResult]) -> str | None:
+    """The first dependency of *spec* whose result in *found* fails, or None."""
+    for dependency in spec.depends_on:
+        result = found.get(dependency)
+        if result is not None and not result.passed:
+            return dependency
+    return None
 
 
 def _log(transition: Transition) -> None:

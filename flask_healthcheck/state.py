@@ -114,7 +114,7 @@ class AppState:
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         if self.registry.has_background:
             self.scheduler.ensure_running(app)
-        return self.runner.run(app, specs)
+        return self.runner.run(app, specs, self.registry.get)
 
     def start_background(self, app: Flask) -> None:
         """Run background checks from now on (called when one is registered)."""
@@ -228,7 +228,8 @@ class AppState:
             else spec
             for spec in self.registry.select(names=names, tag=tag)
         ]
-        return self._report(Endpoint.RUN, self.runner.run(app, specs) if specs else [])
+        results = self.runner.run(app, specs, self.registry.get) if specs else []
+        return self._report(Endpoint.RUN, results)
 
     def scrape(self, accept: str | None) -> tuple[bytes, str]:
         """The body and content type of a Prometheus scrape with this ``Accept`` header.

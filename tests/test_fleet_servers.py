@@ -100,6 +100,12 @@ def wait_until(predicate: Callable[[], bool], seconds: float, what: str) -> floa
     return time.monotonic() - started
 
 
+def calls_of(check: str, pods: dict[str, RunningPod]) -> list[str]:
+    """The calls of *check* on every pod (the pods share one directory of counts)."""
+    path = Path(next(iter(pods.values())).server.environment["CALLS_DIR"]) / check
+    return path.read_text().split() if path.exists() else []
+
+
 def sentry_events(pods: dict[str, RunningPod]) -> list[dict[str, Any]]:
     return [json.loads(path.read_text()) for pod in pods.values() for path in pod.sentry.iterdir()]
 
@@ -151,6 +157,7 @@ def test_every_path_broken_keeps_every_pod_ready_with_one_sentry_event(
             PROBE_PERIOD,
             "every pod seeing the whole fleet fail",
         )
+        notes_calls = len(calls_of("notes", fleet))
         # From then on, no probe of any pod drains it: the outage is the fleet's.
         until = time.monotonic() + 2.0
         while time.monotonic() < until:
@@ -158,7 +165,13 @@ def test_every_path_broken_keeps_every_pod_ready_with_one_sentry_event(
                 status, body = pod.ready()
                 assert status == 200, (pod.name, body)
                 assert body["degraded"] is True
+                assert body["causes"] == ["database"]
+                [notes] = [result for result in body["results"] if result["checker"] == "notes"]
+                assert notes["output"].startswith("degraded: fleet-wide outage of database")
+                assert notes["output"].endswith("not run: database is failing")
             time.sleep(0.1)
+        # The check that needs the database is not called while it fails, on any pod.
+        assert len(calls_of("notes", fleet)) == notes_calls
         wait_until(lambda: bool(sentry_events(fleet)), 10, "the outage's Sentry event")
         time.sleep(2.0)  # every pod's failure has settled by now
         [event] = sentry_events(fleet)
@@ -188,8 +201,7 @@ def test_the_expensive_check_ran_once_for_the_whole_fleet(fleet: dict[str, Runni
     for pod in fleet.values():
         status, _, body = pod.server.get("/healthz/models")
         assert status == 200, body
-    models = Path(fleet["pod-1"].server.environment["CALLS_DIR"]) / "models"
-    calls = models.read_text().split()
+    calls = calls_of("models", fleet)
     assert len(calls) == 1, calls
 
 

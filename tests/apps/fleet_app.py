@@ -3,6 +3,7 @@
 - ``database``: a :class:`~flask_healthcheck.contrib.sqlalchemy.DatabaseCheck` of the real
   PostgreSQL, ``shared=True``, reached through this pod's own proxy (``FLEET_DATABASE_URL``)
   that the test breaks;
+- ``notes``: ``depends_on="database"``, its calls counted in ``CALLS_DIR``;
 - ``models``: an expensive check with ``fleet_ttl=300``, its calls counted in ``CALLS_DIR``.
 
 The pod's name is ``HEALTHCHECK_HOSTNAME``, its fleet store ``HEALTHCHECK_FLEET_URL``. Sentry
@@ -70,6 +71,11 @@ def create_app() -> Flask:
         os.environ["FLEET_DATABASE_URL"], pool_pre_ping=True, connect_args={"connect_timeout": 1}
     )
     health.add_check(DatabaseCheck(engine, name="database", shared=True))
+
+    @health.check(depends_on="database")
+    def notes() -> tuple[bool, str]:
+        count_call("notes")
+        return True, "notes readable"
 
     @health.check(fleet_ttl=300, timeout=2.0)
     def models() -> tuple[bool, str]:
