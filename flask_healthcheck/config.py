@@ -18,7 +18,7 @@ from typing import Any
 
 from .endpoints import GATEABLE, Endpoint
 from .exceptions import ConfigurationError
-from .redact import MASK, is_secret_name
+from .redact import MASK, is_secret_name, mask_credentials
 
 PREFIX = "HEALTHCHECK_"
 
@@ -201,11 +201,26 @@ class Settings:
     #: health+json ``description``; None: the endpoint and the host (``readyz of web-7f9c``).
     description: str | None = None
 
+    #: The fleet store where the servers of a service share their checks' verdicts
+    #: (``redis://host:6379/0``; needs the ``fleet`` extra); None: off, each server decides
+    #: alone (:mod:`~flask_healthcheck.fleet`).
+    fleet_url: str | None = None
+    #: The service's name in the fleet store; None: the ``service_id`` (the app's name).
+    fleet_name: str | None = None
+    #: Share of the live servers, above 0 and at most 1, that must fail a shared check (two
+    #: at least) for a fleet-wide outage, during which every server stays ready, degraded.
+    fleet_outage_share: float = 0.5
+    #: Seconds the fleet store may take to answer before this server decides alone.
+    fleet_timeout: float = 0.25
+    #: Seconds after its last result a server counts as gone from the fleet; longer than the
+    #: TTLs, since a server publishes when a check runs.
+    fleet_pod_ttl: float = 30.0
+
     def __repr__(self) -> str:
         shown = (
             f"{field.name}={MASK!r}"
             if is_secret_name(field.name) and getattr(self, field.name) is not None
-            else f"{field.name}={getattr(self, field.name)!r}"
+            else f"{field.name}={_masked(getattr(self, field.name))!r}"
             for field in fields(self)
         )
         return f"{type(self).__name__}({', '.join(shown)})"
@@ -255,6 +270,15 @@ class Settings:
             values["service_id"] = app_name
         if values["version"] is None and import_name is not None:
             values["version"] = discover_version(import_name)
+        if values["fleet_name"] is None:
+            values["fleet_name"] = values["service_id"] or "app"
+        longest = max(values["success_ttl"], values["failed_ttl"])
+        if values["fleet_url"] is not None and values["fleet_pod_ttl"] <= longest:
+            raise ConfigurationError(
+                f"{cls.key('fleet_pod_ttl')} ({values['fleet_pod_ttl']:g} s) must be longer than "
+                f"the TTLs ({longest:g} s): a server publishes when a check runs, and would "
+                "count as gone between two runs"
+            )
         return cls(**values)
 
     @classmethod
@@ -263,6 +287,29 @@ class Settings:
         default, so that ``app.config`` shows what the app runs with."""
         for field in fields(cls):
             config.setdefault(cls.key(field.name), defaults.get(field.name, field.default))
+
+
+def _masked(value: object) -> object:
+    return mask_credentials(value) if isinstance(value, str) else value
+
+
+def _fleet_url(key: str, value: object) -> str | None:
+    if value is None or (
+        isinstance(value, str) and value.startswith(("redis://", "rediss://", "unix://"))
+    ):
+        return value
+    raise ConfigurationError(
+        f"{key} must be a Redis URL (redis://, rediss:// or unix://), or None (off); "
+        f"got {_masked(value)!r}"
+    )
+
+
+def _share(key: str, value: object) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= 1:
+        return float(value)
+    raise ConfigurationError(
+        f"{key} must be a share above 0 and at most 1, such as 0.5; got {value!r}"
+    )
 
 
 def discover_version(import_name: str) -> str | None:
@@ -306,6 +353,11 @@ _VALIDATORS: dict[str, Callable[[str, object], Any]] = {
     "version": _optional_text,
     "release_id": _optional_text,
     "description": _optional_text,
+    "fleet_url": _fleet_url,
+    "fleet_name": _optional_text,
+    "fleet_outage_share": _share,
+    "fleet_timeout": _seconds(allow_zero=False),
+    "fleet_pod_ttl": _seconds(allow_zero=False),
 }
 
 

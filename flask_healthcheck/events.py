@@ -30,8 +30,9 @@ class StatusChange:
     change of an endpoint, from the request whose answer changed.
     """
 
-    #: ``"check"`` or ``"endpoint"``.
-    kind: Literal["check", "endpoint"]
+    #: ``"check"``, ``"endpoint"``, or ``"fleet"``: a fleet-wide outage of a shared check
+    #: started (``passed`` False) or ended (:mod:`~flask_healthcheck.fleet`).
+    kind: Literal["check", "endpoint", "fleet"]
     #: The check's name; for an endpoint, an :class:`~flask_healthcheck.Endpoint` member
     #: (``REPORT``, ``LIVE``, ``READY`` or ``STARTUP``), which equals its value (``"ready"``).
     name: str

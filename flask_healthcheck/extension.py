@@ -25,6 +25,8 @@ from .clock import SYSTEM_CLOCK, Clock
 from .config import Settings
 from .events import AnswerListener, ChangeListener, Events
 from .exceptions import ConfigurationError
+from .fleet import Fleet
+from .fleet_store import RedisFleetStore
 from .lifecycle import Lifecycle
 from .metrics import HealthMetrics
 from .middleware import LivenessFastPath, RequestTracker
@@ -53,6 +55,66 @@ def _report_to_sentry(transition: Transition) -> None:
         from . import sentry  # imports sentry_sdk
 
         sentry.report_transition(transition)
+
+
+def _report_to_sentry_unless_shared(transition: Transition) -> None:
+    """With a fleet, a shared check's failures reach Sentry once the fleet has judged them."""
+    if not transition.spec.shared:
+        _report_to_sentry(transition)
+
+
+def _alert_sentry(name: str, message: str, transition: Transition | None) -> None:
+    if "sentry_sdk" in sys.modules:
+        from . import sentry  # imports sentry_sdk
+
+        if transition is None:
+            sentry.report_fleet_outage(name, message)
+        else:
+            sentry.report_transition(transition, judged=message)
+
+
+def _listen(runner: Runner, state: AppState) -> None:
+    """Have *state*'s parts hear of each new result and each abandoned run."""
+    fleet = state.fleet
+    runner.add_listener(state.record_result)
+    runner.add_abandon_listener(state.metrics.record_abandoned)
+    if fleet is not None:
+        runner.add_listener(fleet.record)
+        runner.gate = fleet
+    if state.settings.sentry:
+        runner.add_listener(_report_to_sentry if fleet is None else _report_to_sentry_unless_shared)
+
+
+def _make_fleet(
+    settings: Settings,
+    runner: Runner,
+    registry: Registry,
+    events: Events,
+    shared_results: SharedResults | None,
+) -> Fleet | None:
+    """The app's view of its fleet when ``HEALTHCHECK_FLEET_URL`` is set, else None."""
+    if settings.fleet_url is None:
+        return None
+    assert settings.fleet_name is not None
+    store = RedisFleetStore(
+        settings.fleet_url,
+        settings.fleet_name,
+        timeout=settings.fleet_timeout,
+        pod_ttl=settings.fleet_pod_ttl,
+    )
+    return Fleet(
+        store,
+        pod=settings.hostname or "",
+        outage_share=settings.fleet_outage_share,
+        pod_ttl=settings.fleet_pod_ttl,
+        clock=runner.clock,
+        registry=registry,
+        changed=events.changed,
+        alert=_alert_sentry if settings.sentry else None,
+        shared=shared_results,
+        settle=runner.settle_time,
+        view_ttl=settings.failed_ttl / 2,
+    )
 
 
 def _is_own_view(health: HealthCheck, view: Callable[..., Any]) -> bool:
@@ -134,11 +196,19 @@ class HealthCheck:
             app.config, defaults, app_name=app.name, import_name=app.import_name
         )
         self._refuse_clashes(app, settings)
+        self._registry.check_dependencies()
         server = _server_directory(settings)
         key = _app_key(app, settings)
         results = None if server is None else SharedResults(server.sub(key, "results"))
         runner = Runner(settings, clock=self._clock, shared=results)
         events = Events(self._change_listeners, self._answer_listeners)
+        fleet = _make_fleet(
+            settings,
+            runner,
+            self._registry,
+            events,
+            None if server is None else SharedResults(server.sub(key, "fleet")),
+        )
         role = None if server is None else server.role(f"scheduler-{key}")
         scheduler = Scheduler(runner, lambda: self._registry, role)
         availability = Availability(self._clock)
@@ -153,6 +223,7 @@ class HealthCheck:
             lifecycle,
             server=server,
             key=key,
+            fleet=fleet,
         )
         blueprint = make_blueprint(state)
         # What may still fail comes first: the probe port (a port in use), then the blueprint,
@@ -167,10 +238,7 @@ class HealthCheck:
                 probe_server.close()
             raise
         Settings.write_defaults(app.config, defaults)
-        runner.add_listener(state.record_result)
-        runner.add_abandon_listener(state.metrics.record_abandoned)
-        if settings.sentry:
-            runner.add_listener(_report_to_sentry)
+        _listen(runner, state)
         self._states[app] = state
         app.extensions[EXTENSION_KEY] = self
         if lifecycle.tracks_requests:
@@ -271,11 +339,14 @@ class HealthCheck:
         it passing); *timeout*, *success_ttl*, *failed_ttl* (default: the app's settings);
         *period* (run in the background every *period* seconds; requests never wait for it);
         *max_age* (a result older than this is stale and fails); *fail_after*,
-        *fail_after_seconds* and *recover_after* (failure tolerance). Raises ``ValueError``
-        for a name already taken or reserved by an endpoint, or a bad option value.
+        *fail_after_seconds* and *recover_after* (failure tolerance); *depends_on* (names of
+        checks it needs: while one fails, this one is not called); *shared* and *fleet_ttl*
+        (the fleet: see :doc:`/fleet`). Raises ``ValueError`` for a name already taken or
+        reserved by an endpoint, a bad option value, or, once an app uses the extension, a
+        dependency that is not registered.
         """
         spec = make_spec(func, **options)
-        self._registry.add(spec)
+        self._registry.add(spec, complete=bool(self._states))
         if spec.period is not None:
             for app, state in list(self._states.items()):
                 state.start_background(app)

@@ -62,6 +62,8 @@ def _result_json(result: CheckResult, show_details: bool) -> dict[str, Any]:
     if result.observed_value is not None:
         body["observed_value"] = result.observed_value
         body["observed_unit"] = result.observed_unit
+    if result.cause is not None:
+        body["cause"] = result.cause
     return body
 
 
@@ -88,15 +90,18 @@ def render_json(report: Report, show_details: bool) -> str:
     """
     passed = report.passed
     warnings = report.warnings
-    head = json.dumps(
-        {
-            "status": "success" if passed else "failure",
-            "hostname": report.hostname,
-            "timestamp": report.timestamp,
-            "degraded": passed and bool(warnings),  # report.status is Status.WARN
-            "warnings": warnings,
-        }
-    )
+    head_fields: dict[str, Any] = {
+        "status": "success" if passed else "failure",
+        "hostname": report.hostname,
+        "timestamp": report.timestamp,
+        "degraded": passed and bool(warnings),  # report.status is Status.WARN
+        "warnings": warnings,
+    }
+    causes = report.causes
+    if causes:
+        # The failing checks that kept others from running, named once (``depends_on``).
+        head_fields["causes"] = causes
+    head = json.dumps(head_fields)
     results = ", ".join([_result_text(result, show_details) for result in report.results])
     return f'{head[:-1]}, "results": [{results}]}}'
 

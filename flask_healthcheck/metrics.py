@@ -24,7 +24,7 @@ import re
 import threading
 import weakref
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -280,10 +280,17 @@ class HealthMetrics:
     """
 
     def __init__(
-        self, registry: Registry, directory: Path | None = None, *, per_worker: bool = False
+        self,
+        registry: Registry,
+        directory: Path | None = None,
+        *,
+        per_worker: bool = False,
+        outages: Callable[[], Mapping[str, bool]] | None = None,
     ) -> None:
         self._registry = registry
         self._per_worker = per_worker
+        #: Per shared check, whether the fleet sees a fleet-wide outage (with a fleet only).
+        self._outages = outages
         self._lock = threading.Lock()
         self._checks: dict[str, _CheckSeries] = {}
         self._counters: Counters = Counters() if directory is None else SharedCounters(directory)
@@ -577,6 +584,12 @@ def _families(sources: list[tuple[HealthMetrics, dict[str, str]]]) -> list[Metri
         "Answers of the health endpoints, by endpoint and HTTP status code.",
         labels=labelled("endpoint", "code", *(["worker"] if per_worker else [])),
     )
+    fleet_outage = GaugeMetricFamily(
+        "healthcheck_fleet_outage",
+        "1 while a shared check fails on so much of the fleet that every server stays ready "
+        "(a fleet-wide outage), else 0; only with a fleet store.",
+        labels=labelled("check"),
+    )
     bounds = [*(repr(bound) for bound in DURATION_BUCKETS), "+Inf"]
     for metrics, labels in sources:
         taken = metrics._snapshot()
@@ -605,6 +618,9 @@ def _families(sources: list[tuple[HealthMetrics, dict[str, str]]]) -> list[Metri
         for (endpoint, code, worker), count in sorted(taken.responses.items()):
             by_worker = [worker] if per_worker else []
             responses.add_metric([endpoint, str(code), *by_worker, *extra], count)
+        if metrics._outages is not None:
+            for name, outage in sorted(metrics._outages().items()):
+                fleet_outage.add_metric([name, *extra], 1.0 if outage else 0.0)
     return [
         status,
         warning,
@@ -616,6 +632,7 @@ def _families(sources: list[tuple[HealthMetrics, dict[str, str]]]) -> list[Metri
         abandoned,
         hung,
         responses,
+        fleet_outage,
     ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 from html import escape
+from typing import Any
 
 from .results import CheckResult, Report, Status
 
@@ -153,6 +154,75 @@ def render_html(report: Report, show_details: bool) -> str:
 </main>
 <footer>Also as <a href="?format=json">JSON</a>, <a href="?format=health%2Bjson">health+json</a>
 or <a href="?format=text">text</a>.</footer>
+</body>
+</html>
+"""
+
+
+def _fleet_card(pod: dict[str, Any]) -> str:
+    status = "fail" if pod["status"] == "fail" else "pass"
+    if pod["stale"]:
+        status = "warn"
+    checks = ", ".join(
+        f"{escape(name)} {'ok' if check['passed'] else escape(check['kind'])}"
+        + (" (shared)" if check["shared"] else "")
+        for name, check in pod["checks"].items()
+    )
+    note = '<span class="note">stale: gone from the fleet</span>' if pod["stale"] else ""
+    return "".join(
+        [
+            f'<li class="check {status}"><span class="badge">{pod["status"]}</span>',
+            f"<h2>{escape(pod['name'])}</h2>{note}",
+            f'<p class="output">{checks or "no check yet"}</p>',
+            f"<dl><div><dt>Published</dt><dd>{escape(relative(pod['age']))} ago</dd></div>",
+            "</dl></li>\n",
+        ]
+    )
+
+
+def render_fleet_html(document: dict[str, Any]) -> str:
+    """The fleet view (``{path}/fleet``) as a page: one card per server, and the standing of
+    each shared check across the fleet in the banner."""
+    outages = [name for name, standing in document["shared"].items() if standing["outage"]]
+    live = [pod for pod in document["pods"] if not pod["stale"]]
+    failing = [pod["name"] for pod in live if pod["status"] == "fail"]
+    if outages:
+        status, headline = Status.WARN, "Fleet-wide outage"
+        summary = "; ".join(
+            f"{name}: failing on {document['shared'][name]['failing']} of "
+            f"{document['shared'][name]['pods']} servers, every server stays ready"
+            for name in outages
+        )
+    elif failing:
+        status, headline = Status.FAIL, "Servers failing"
+        summary = f"{len(failing)} of {len(live)} failing: {', '.join(failing)}"
+    else:
+        status, headline = Status.PASS, "Fleet passing"
+        summary = f"All {len(live)} servers pass." if live else "No server has published yet."
+    when = datetime.datetime.fromtimestamp(document["timestamp"], datetime.timezone.utc)
+    cards = "".join(_fleet_card(pod) for pod in document["pods"])
+    listing = f"<ul>\n{cards}</ul>" if cards else '<p class="empty">Nothing to show.</p>'
+    place = f"fleet {document['fleet']}, seen from {document['pod']}"
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>{headline}: {escape(place)}</title>
+<style>{_STYLE}</style>
+</head>
+<body>
+<header class="banner {status.value}" role="status">
+<h1>{headline}</h1>
+<p>{escape(summary)}</p>
+</header>
+<main>
+<p class="meta">{escape(place)}, {when:%Y-%m-%d %H:%M:%S} UTC</p>
+{listing}
+</main>
+<footer>Also as <a href="?format=json">JSON</a>.</footer>
 </body>
 </html>
 """

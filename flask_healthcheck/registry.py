@@ -25,7 +25,7 @@ STARTUP = "startup"
 #: Names taken by the endpoints under the base path, and by what the app reports of itself
 #: (its availability, load and request watchdog; heartbeats are named "heartbeat:<name>").
 RESERVED_NAMES = frozenset(
-    {"live", "ready", "startup", "metrics", "liveness", "readiness", "load", "requests"}
+    {"live", "ready", "startup", "metrics", "fleet", "liveness", "readiness", "load", "requests"}
 )
 
 # "." and ".." would be resolved away by clients as URL path segments.
@@ -46,6 +46,9 @@ class CheckOptions(TypedDict, total=False):
     fail_after: int
     fail_after_seconds: float
     recover_after: int
+    shared: bool
+    fleet_ttl: float
+    depends_on: Iterable[str] | str
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,12 @@ class CheckSpec:
     twice the period plus the timeout). ``fail_after``/``fail_after_seconds``: consecutive
     failures, and seconds of failing, before a passing check is reported failing;
     ``recover_after``: consecutive passes before a failing check is reported passing.
+    ``shared``: the dependency is shared by every server of the fleet (the primary database,
+    the broker), so the fleet judges its failures (:mod:`~flask_healthcheck.fleet`).
+    ``fleet_ttl``: run it once per *fleet_ttl* seconds for the whole fleet; the other servers
+    take that run's result (an expensive check: a schema comparison, a queue's depth).
+    ``depends_on``: names of the checks it needs; while one of them fails, this one is not
+    called and reads "not run: database is failing".
     """
 
     name: str
@@ -71,6 +80,9 @@ class CheckSpec:
     fail_after: int = 1
     fail_after_seconds: float = 0.0
     recover_after: int = 1
+    shared: bool = False
+    fleet_ttl: float | None = None
+    depends_on: tuple[str, ...] = ()
 
 
 def default_name(func: object) -> str:
@@ -109,8 +121,9 @@ _NUMERIC_OPTIONS: dict[str, Callable[[str, object], Any]] = {
     "fail_after": _count,
     "fail_after_seconds": _seconds(allow_zero=True),
     "recover_after": _count,
+    "fleet_ttl": _seconds(allow_zero=False),
 }
-OPTION_NAMES = frozenset({"name", "tags", "critical", *_NUMERIC_OPTIONS})
+OPTION_NAMES = frozenset({"name", "tags", "critical", "shared", "depends_on", *_NUMERIC_OPTIONS})
 
 
 def make_spec(func: CheckFunction, **options: Any) -> CheckSpec:
@@ -156,6 +169,10 @@ def make_spec(func: CheckFunction, **options: Any) -> CheckSpec:
     critical = True if critical is None else critical
     if not isinstance(critical, bool):
         raise ValueError(f"'critical' of check {name!r} must be True or False; got {critical!r}")
+    shared = option("shared")
+    shared = False if shared is None else shared
+    if not isinstance(shared, bool):
+        raise ValueError(f"'shared' of check {name!r} must be True or False; got {shared!r}")
     numbers: dict[str, Any] = {}
     for key, validate in _NUMERIC_OPTIONS.items():
         value = option(key)
@@ -170,7 +187,38 @@ def make_spec(func: CheckFunction, **options: Any) -> CheckSpec:
             f"check {name!r}: max_age ({max_age:g} s) must be longer than its period "
             f"({period:g} s), or every result goes stale before the next one arrives"
         )
-    return CheckSpec(name=name, func=func, tags=tag_set, critical=critical, **numbers)
+    depends_on = _dependencies(name, option("depends_on"))
+    return CheckSpec(
+        name=name,
+        func=func,
+        tags=tag_set,
+        critical=critical,
+        shared=shared,
+        depends_on=depends_on,
+        **numbers,
+    )
+
+
+def _dependencies(name: str, given: object) -> tuple[str, ...]:
+    """The ``depends_on`` option of check *name*, validated: check names, not its own."""
+    if given is None:
+        return ()
+    names = (given,) if isinstance(given, str) else given
+    try:
+        dependencies = tuple(dict.fromkeys(names))  # type: ignore[call-overload]
+    except TypeError:
+        dependencies = None
+    if dependencies is None or not all(
+        isinstance(dependency, str) and _VALID_NAME.fullmatch(dependency)
+        for dependency in dependencies
+    ):
+        raise ValueError(
+            f"'depends_on' of check {name!r} must be a check's name or a list of them; "
+            f"got {given!r}"
+        )
+    if name in dependencies:
+        raise ValueError(f"check {name!r} cannot depend on itself")
+    return dependencies
 
 
 class Registry:
@@ -181,16 +229,50 @@ class Registry:
         self._tags: set[str] = set()
         self._background = False
 
-    def add(self, spec: CheckSpec) -> None:
-        """Register *spec*; raises ``ValueError`` when its name is taken."""
+    def add(self, spec: CheckSpec, *, complete: bool = False) -> None:
+        """Register *spec*; raises ``ValueError`` when its name is taken, or, once the
+        registry is *complete* (an app uses it), when it depends on a check not registered."""
         if spec.name in self._specs:
             raise ValueError(
                 f"a check named {spec.name!r} is already registered; use 'name=' to provide a "
                 "unique name"
             )
+        missing = [name for name in spec.depends_on if name not in self._specs]
+        if complete and missing:
+            raise ValueError(
+                f"check {spec.name!r} depends on {', '.join(map(repr, missing))}, which is not "
+                "registered; register the checks it depends on first"
+            )
         self._specs[spec.name] = spec
         self._tags |= spec.tags
         self._background = self._background or spec.period is not None
+
+    def check_dependencies(self) -> None:
+        """Raise ``ValueError`` naming a check that depends on one not registered, or the
+        checks of a cycle (``a -> b -> a``)."""
+        for spec in self._specs.values():
+            missing = [name for name in spec.depends_on if name not in self._specs]
+            if missing:
+                raise ValueError(
+                    f"check {spec.name!r} depends on {', '.join(map(repr, missing))}, which "
+                    "is not registered"
+                )
+        done: set[str] = set()
+        for start in self._specs:
+            path: list[str] = []
+            self._walk(start, path, done)
+
+    def _walk(self, name: str, path: list[str], done: set[str]) -> None:
+        if name in path:
+            cycle = [*path[path.index(name) :], name]
+            raise ValueError(f"checks depend on each other in a cycle: {' -> '.join(cycle)}")
+        if name in done:
+            return
+        path.append(name)
+        for dependency in self._specs[name].depends_on:
+            self._walk(dependency, path, done)
+        path.pop()
+        done.add(name)
 
     @property
     def has_background(self) -> bool:

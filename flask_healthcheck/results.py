@@ -81,6 +81,8 @@ class CheckResult:
     #: The compact JSON text of a structured output, masked; None when the output is text.
     #: Whoever replaces ``output`` with other text sets this to None.
     output_json: str | None = None
+    #: The failing check that kept this one from running (``depends_on``): its root cause.
+    cause: str | None = None
     #: Text that report formats made of this result, keyed as each format likes: a cached
     #: result is served by many answers, and encoded for the first one only. Not an argument,
     #: not compared, not shown, and not carried over by :func:`dataclasses.replace`, so a
@@ -316,6 +318,11 @@ class Report:
         if not self.passed:
             return Status.FAIL
         return Status.WARN if self.warnings else Status.PASS
+
+    @property
+    def causes(self) -> list[str]:
+        """The failing checks that kept others from running, each named once."""
+        return list(dict.fromkeys(result.cause for result in self.results if result.cause))
 
     @property
     def warnings(self) -> list[str]:

@@ -28,7 +28,7 @@ import traceback
 import weakref
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Flask
 
@@ -64,6 +64,20 @@ class Transition:
 
 
 ResultListener = Callable[[Transition], None]
+
+
+class RunGate(Protocol):
+    """Decides whether this server calls a check with ``fleet_ttl`` or takes the result that
+    another server of the fleet had (:class:`~flask_healthcheck.fleet.Fleet`)."""
+
+    def adopt(self, spec: CheckSpec, due: float) -> Outcome | None:
+        """The outcome to take instead of calling *spec*, or None to call it; may wait for
+        another server's run until *due* (the clock's ``monotonic()``)."""
+
+    def ran(self, spec: CheckSpec, result: CheckResult) -> None:
+        """*spec* was called here and gave *result*: the fleet takes it."""
+
+
 #: Called with a check's name, its runs abandoned so far and how many of them are still hung.
 AbandonListener = Callable[[str, int, int], None]
 
@@ -147,6 +161,8 @@ class Runner:
         self.clock = clock
         #: The server's records, when the workers of a server share their results.
         self.shared = shared
+        #: The fleet's say on checks with ``fleet_ttl``; None: this server calls them.
+        self.gate: RunGate | None = None
         self._abandon_listeners: list[AbandonListener] = []
         self._slots: dict[str, _Slot] = {}
         self._slots_lock = threading.Lock()
@@ -171,6 +187,11 @@ class Runner:
     def timeout_of(self, spec: CheckSpec) -> float:
         """Seconds *spec* may run: its own ``timeout``, else the app's."""
         return spec.timeout if spec.timeout is not None else self._settings.timeout
+
+    def settle_time(self, spec: CheckSpec) -> float:
+        """Seconds within which a server that is probed runs *spec* again: its period or
+        longest TTL, plus its timeout. The fleet waits this long before it judges a failure."""
+        return max(self._ttl_of(spec, True), self._ttl_of(spec, False)) + self.timeout_of(spec)
 
     def _ttl_of(self, spec: CheckSpec, passed: bool) -> float:
         if spec.period is not None:
@@ -203,11 +224,67 @@ class Runner:
             if slot.abandoned_total
         }
 
-    def run(self, app: Flask, specs: Iterable[CheckSpec]) -> list[CheckResult]:
-        """Results for *specs*, in order, fresh from the cache or run now within the deadline."""
+    def run(
+        self,
+        app: Flask,
+        specs: Iterable[CheckSpec],
+        lookup: Callable[[str], CheckSpec] | None = None,
+    ) -> list[CheckResult]:
+        """Results for *specs*, in order, fresh from the cache or run now within the deadline.
+
+        A check with ``depends_on`` runs once its dependencies have answered, and not at all
+        while one of them fails (:meth:`not_run`). *lookup* finds a dependency that *specs*
+        leave out, which is then run (or read) without being returned.
+        """
         specs = list(specs)
+        deadline = self.clock.monotonic() + self._settings.deadline
+        if not any(spec.depends_on for spec in specs):
+            found = self._run_together(app, specs, deadline)
+            return [found[spec.name] for spec in specs]
+        found = {}
+        remaining = _with_dependencies(specs, lookup)
+        while remaining:
+            # A level: the checks whose dependencies have all answered (all of them, should
+            # a cycle have slipped past the registry, so that nothing waits for ever).
+            level = [spec for spec in remaining if all(d in found for d in spec.depends_on)]
+            level = level or remaining
+            runnable = []
+            for spec in level:
+                cause = _failing_dependency(spec, found)
+                if cause is None:
+                    runnable.append(spec)
+                else:
+                    found[spec.name] = self.not_run(spec, cause, found)
+            found.update(self._run_together(app, runnable, deadline))
+            remaining = [spec for spec in remaining if spec.name not in found]
+        return [found[spec.name] for spec in specs]
+
+    def not_run(
+        self, spec: CheckSpec, dependency: str, found: dict[str, CheckResult]
+    ) -> CheckResult:
+        """The result of *spec*, not called because *dependency* fails: it names the root
+        cause (the first failing check down the chain), is never stored as the check's own,
+        and no listener hears of it, so only the root cause is logged and alerted."""
+        failing = found[dependency]
+        root = failing.cause or dependency
+        now = self.clock.time()
+        return CheckResult(
+            name=spec.name,
+            passed=False,
+            output=f"not run: {root} is failing",
+            timestamp=now,
+            expires=max(now, failing.expires),
+            response_time=0.0,
+            critical=spec.critical,
+            tags=spec.tags,
+            cause=root,
+        )
+
+    def _run_together(
+        self, app: Flask, specs: list[CheckSpec], deadline: float
+    ) -> dict[str, CheckResult]:
+        """Results of *specs*, which do not wait for each other, by name."""
         clock = self.clock
-        deadline = clock.monotonic() + self._settings.deadline
         results: dict[str, CheckResult] = {}
         waiting: list[tuple[CheckSpec, _Run]] = []
         for spec in specs:
@@ -234,7 +311,7 @@ class Runner:
             waiting.append((spec, run))
         for spec, run in waiting:
             results[spec.name] = self._wait(spec, run, deadline)
-        return [results[spec.name] for spec in specs]
+        return results
 
     def _begin(self, app: Flask, spec: CheckSpec, slot: _Slot, now: float) -> _Run:
         """The run of *spec* to wait for: the one in flight, or a new one (the caller holds the
@@ -339,8 +416,23 @@ class Runner:
             return spec.max_age
         return 2 * (spec.period or 0.0) + self.timeout_of(spec)
 
+    def latest(self, name: str) -> CheckResult | None:
+        """The latest reported result of check *name* (this server's, when shared), or None."""
+        slot = self._slots.get(name)
+        if slot is not None and slot.last is not None:
+            return slot.last
+        if self.shared is not None:
+            record = self.shared.read(name)
+            return None if record is None else record.result
+        return None
+
     def start_if_idle(self, app: Flask, spec: CheckSpec) -> None:
-        """Start a run of *spec* unless one is in flight; don't wait for it (background use)."""
+        """Start a run of *spec* unless one is in flight, or one of its dependencies fails;
+        don't wait for it (background use)."""
+        for dependency in spec.depends_on:
+            latest = self.latest(dependency)
+            if latest is not None and not latest.passed:
+                return
         slot = self._slot(spec.name)
         with slot.lock:
             run = slot.in_flight
@@ -529,31 +621,14 @@ class Runner:
         if self.shared is not None and self._coordinate(run, slot):
             return
         spec = run.spec
-        exception: BaseException | None = None
-        explained = False
-        budget.start(run.started + self.timeout_of(spec), self.clock)
-        detail: str | None = None
-        try:
-            with app.app_context():
-                value = spec.func()
-                if inspect.isawaitable(value):
-                    coroutine: Coroutine[Any, Any, Any] = _await(value)
-                    value = asyncio.run(coroutine)
-        except CheckError as exc:
-            exception = exc.__cause__ or exc
-            explained = True
-            outcome = Outcome(False, str(exc) or "check failed")
-            detail = exc.detail
-        except BaseException as exc:  # even SystemExit must not leave the run unfinished
-            exception = exc
-            kind = type(exc).__name__
-            outcome = Outcome(False, f"raised {kind} (details withheld)")
-            detail = f"raised {kind}: {exc}" if str(exc) else f"raised {kind}"
+        adopted = None
+        if spec.fleet_ttl is not None and self.gate is not None:
+            adopted = self.gate.adopt(spec, run.started + self.timeout_of(spec))
+        exception: BaseException | None
+        if adopted is not None:
+            outcome, detail, exception, explained = adopted, None, None, False
         else:
-            try:
-                outcome = interpret(value)
-            except TypeError as exc:
-                outcome = Outcome(False, str(exc))
+            outcome, detail, exception, explained = self._call(app, run)
         elapsed = self.clock.monotonic() - run.started
         timeout = self.timeout_of(spec)
         if elapsed > timeout:
@@ -582,7 +657,42 @@ class Runner:
                 elapsed,
             )
             return
+        if adopted is None and spec.fleet_ttl is not None and self.gate is not None:
+            self.gate.ran(spec, result.raw or result)
         self._notify(Transition(spec, result, previous, exception, explained))
+
+    def _call(
+        self, app: Flask, run: _Run
+    ) -> tuple[Outcome, str | None, BaseException | None, bool]:
+        """Call the check of *run*: its outcome, detail, exception and whether a
+        :class:`~flask_healthcheck.CheckError` explained it."""
+        spec = run.spec
+        exception: BaseException | None = None
+        explained = False
+        detail: str | None = None
+        budget.start(run.started + self.timeout_of(spec), self.clock)
+        try:
+            with app.app_context():
+                value = spec.func()
+                if inspect.isawaitable(value):
+                    coroutine: Coroutine[Any, Any, Any] = _await(value)
+                    value = asyncio.run(coroutine)
+        except CheckError as exc:
+            exception = exc.__cause__ or exc
+            explained = True
+            outcome = Outcome(False, str(exc) or "check failed")
+            detail = exc.detail
+        except BaseException as exc:  # even SystemExit must not leave the run unfinished
+            exception = exc
+            kind = type(exc).__name__
+            outcome = Outcome(False, f"raised {kind} (details withheld)")
+            detail = f"raised {kind}: {exc}" if str(exc) else f"raised {kind}"
+        else:
+            try:
+                outcome = interpret(value)
+            except TypeError as exc:
+                outcome = Outcome(False, str(exc))
+        return outcome, detail, exception, explained
 
     def _make_result(
         self,
@@ -622,6 +732,29 @@ class Runner:
                 listener(transition)
             except Exception:
                 logger.exception("a health check result listener failed")
+
+
+def _with_dependencies(
+    specs: list[CheckSpec], lookup: Callable[[str], CheckSpec] | None
+) -> list[CheckSpec]:
+    """*specs* and, through *lookup*, the checks they depend on that they leave out."""
+    wanted = {spec.name: spec for spec in specs}
+    queue = list(specs)
+    while queue and lookup is not None:
+        for dependency in queue.pop().depends_on:
+            if dependency not in wanted:
+                wanted[dependency] = lookup(dependency)
+                queue.append(wanted[dependency])
+    return list(wanted.values())
+
+
+def _failing_dependency(spec: CheckSpec, found: dict[str, CheckResult]) -> str | None:
+    """The first dependency of *spec* whose result in *found* fails, or None."""
+    for dependency in spec.depends_on:
+        result = found.get(dependency)
+        if result is not None and not result.passed:
+            return dependency
+    return None
 
 
 def _log(transition: Transition) -> None:

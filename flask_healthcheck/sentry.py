@@ -24,11 +24,12 @@ def _active() -> bool:
     return sentry_sdk.get_client().is_active()
 
 
-def report_transition(transition: Transition) -> None:
+def report_transition(transition: Transition, judged: str | None = None) -> None:
     """Send one event when a check starts failing: its exception if it raised, else a message.
 
     Requests served while the check keeps failing send nothing, so a dead database during a
-    probe flood is one Sentry event, not thousands.
+    probe flood is one Sentry event, not thousands. *judged* is what the fleet made of the
+    failure of a shared check (``local fault: 7 of 7 other pods pass database``).
     """
     if not transition.started_failing or not _active():
         return
@@ -37,14 +38,15 @@ def report_transition(transition: Transition) -> None:
         scope.set_tag(TAG, result.name)
         scope.set_tag("healthcheck.critical", str(result.critical).lower())
         scope.fingerprint = ["flask_healthcheck", result.name]
-        scope.set_context(
-            "healthcheck",
-            {
-                "check": result.name,
-                "output": result.detail or result.output,
-                "tags": sorted(result.tags),
-            },
-        )
+        context = {
+            "check": result.name,
+            "output": result.detail or result.output,
+            "tags": sorted(result.tags),
+        }
+        if judged is not None:
+            context["fleet"] = judged
+            scope.set_tag("healthcheck.fleet", "local")
+        scope.set_context("healthcheck", context)
         if transition.exception is not None:
             # Built here rather than by capture_exception so the exception's text (and the
             # frames' variables) go out with URL credentials masked, as everywhere else.
@@ -58,6 +60,19 @@ def report_transition(transition: Transition) -> None:
             scope.capture_message(
                 f"health check {result.name!r} failed: {result.output}", level="error"
             )
+
+
+def report_fleet_outage(check: str, message: str) -> None:
+    """Send the one event of a fleet-wide outage of *check* (the fleet picks the server that
+    sends it): grouped apart from the failures of single servers."""
+    if not _active():
+        return
+    with sentry_sdk.new_scope() as scope:
+        scope.set_tag(TAG, check)
+        scope.set_tag("healthcheck.fleet", "outage")
+        scope.fingerprint = ["flask_healthcheck", "fleet", check]
+        scope.set_context("healthcheck", {"check": check, "fleet": message})
+        scope.capture_message(f"health check {check!r}: {message}", level="error")
 
 
 def drop_current_transaction() -> None:

@@ -20,6 +20,7 @@ from .availability import Availability, AvailabilityState
 from .config import Settings
 from .endpoints import Endpoint
 from .events import Events, StatusChange
+from .fleet import Fleet
 from .lifecycle import Lifecycle
 from .metrics import HealthMetrics, require_prometheus_client
 from .registry import LIVE, READY, CheckSpec, Registry
@@ -57,6 +58,8 @@ class AppState:
     server: ServerDirectory | None = None
     #: The name of this app's files in :attr:`server` (app name and base path).
     key: str = "app"
+    #: The servers of the service, when ``HEALTHCHECK_FLEET_URL`` is set.
+    fleet: Fleet | None = None
     #: The Prometheus metrics (``health.metrics(app)``).
     metrics: HealthMetrics = field(init=False)
     #: The thread that takes the process through its start-up.
@@ -69,6 +72,7 @@ class AppState:
             self.registry,
             self.shared_path("metrics"),
             per_worker=self.settings.metrics_per_worker,
+            outages=None if self.fleet is None else self.fleet.outages,
         )
         pace = min(max(self.settings.failed_ttl, 0.5), 5.0)
         self.start_up = StartUp(self.runner, self.pending_checks, self.record_passes, pace)
@@ -95,6 +99,10 @@ class AppState:
         self, endpoint: Endpoint, results: Iterable[CheckResult], check: str | None = None
     ) -> Report:
         hostname = self.settings.hostname or ""
+        if self.fleet is not None:
+            # After start-up has seen the results: a fleet-wide outage keeps a server ready,
+            # but never counts as a first pass.
+            results = self.fleet.adjust(list(results))
         return Report.of(results, hostname, self._now(), endpoint, check, service=self.service)
 
     def _now(self) -> float:
@@ -106,7 +114,7 @@ class AppState:
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         if self.registry.has_background:
             self.scheduler.ensure_running(app)
-        return self.runner.run(app, specs)
+        return self.runner.run(app, specs, self.registry.get)
 
     def start_background(self, app: Flask) -> None:
         """Run background checks from now on (called when one is registered)."""
@@ -220,7 +228,8 @@ class AppState:
             else spec
             for spec in self.registry.select(names=names, tag=tag)
         ]
-        return self._report(Endpoint.RUN, self.runner.run(app, specs) if specs else [])
+        results = self.runner.run(app, specs, self.registry.get) if specs else []
+        return self._report(Endpoint.RUN, results)
 
     def scrape(self, accept: str | None) -> tuple[bytes, str]:
         """The body and content type of a Prometheus scrape with this ``Accept`` header.

@@ -21,6 +21,7 @@ from .endpoints import Endpoint
 from .exceptions import MissingDependencyError, UnknownCheckError, UnknownFormatError
 from .formats import FORMATS, JSON_ACCEPTS, Format, choose
 from .middleware import drop_sentry_transaction
+from .page import render_fleet_html
 from .results import Report
 from .state import AppState
 
@@ -202,6 +203,37 @@ class _Endpoints:
             return error_response(503, "the metrics failed internally; see the application's log")
         return Response(body, 200, content_type=content_type, headers=_NO_STORE)
 
+    def fleet(self) -> Response:
+        """Every server of the fleet and what each sees (``HEALTHCHECK_FLEET_URL``): the
+        servers' names are the deployment's topology, so only a request bearing
+        ``HEALTHCHECK_TOKEN`` sees them, as JSON or, in a browser, as a page."""
+        settings = self.settings
+        if settings.sentry:
+            drop_sentry_transaction()
+        fleet = self.state.fleet
+        if fleet is None:
+            return error_response(404, "the fleet view is off: HEALTHCHECK_FLEET_URL is not set")
+        if settings.token is None:
+            return error_response(
+                403, "the fleet view needs HEALTHCHECK_TOKEN set, and sent as a bearer token"
+            )
+        req: Request = request._get_current_object()  # type: ignore[attr-defined]
+        if not offers_token(req, settings.token):
+            return error_response(
+                401, "the fleet view needs the token", **{"WWW-Authenticate": "Bearer"}
+            )
+        try:
+            fmt = _format(req, html=True)
+        except UnknownFormatError as exc:
+            return error_response(400, str(exc))
+        document = fleet.document()
+        if document is None:
+            return error_response(503, "the fleet store cannot be reached")
+        document = {"fleet": settings.fleet_name, **document}
+        if fmt.name == "html":
+            return Response(render_fleet_html(document), 200, headers=self._headers["html"])
+        return Response(json.dumps(document), 200, mimetype="application/json", headers=_NO_STORE)
+
     @staticmethod
     def not_found(rest: str) -> Response:
         return error_response(404, f"no health endpoint at {request.path!r}")
@@ -229,6 +261,7 @@ def make_blueprint(state: AppState) -> Blueprint:
     add("/ready", Endpoint.READY.value, endpoints.ready, methods=methods)
     add("/startup", Endpoint.STARTUP.value, endpoints.startup, methods=methods)
     add("/metrics", "metrics", endpoints.metrics, methods=methods)
+    add("/fleet", "fleet", endpoints.fleet, methods=methods)
     add("/<name>", Endpoint.CHECK.value, endpoints.one_check, methods=methods)
     blueprint.record_once(_add_any_path_converter)
     blueprint.add_url_rule(

@@ -26,10 +26,12 @@ SLOW_FILES = (
     "test_soak.py",  # 41
     "test_server_unit.py",  # 39
     "contrib/test_celery.py",  # 38
+    "test_fleet_servers.py",  # 25
     "test_lifecycle.py",  # 21
     "test_probe_port_server.py",  # 20
     "test_sample_app.py",  # 14
     "test_distribution.py",  # 12
+    "test_fleet.py",  # 11
     "contrib/test_sqlalchemy.py",  # 11
     "test_metrics_server.py",  # 11
     "test_availability.py",  # 10

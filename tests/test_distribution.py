@@ -27,7 +27,17 @@ PACKAGE = ROOT / "flask_healthcheck"
 NAME = "flask-health-checks"
 STEM = f"flask_health_checks-{flask_healthcheck.__version__}"
 #: The extras users install; ``dev`` and ``sample`` are dependency groups, never published.
-EXTRAS = {"sqlalchemy", "alembic", "redis", "celery", "sentry", "psutil", "prometheus", "fsspec"}
+EXTRAS = {
+    "sqlalchemy",
+    "alembic",
+    "redis",
+    "celery",
+    "sentry",
+    "psutil",
+    "prometheus",
+    "fsspec",
+    "fleet",
+}
 #: Integration modules with the extra each needs (``None``: the standard library is enough).
 CONTRIB = {
     "alembic": "alembic",

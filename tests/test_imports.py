@@ -55,6 +55,8 @@ LAYERS: list[tuple[str, list[str]]] = [
             "formats",
             "nagios",
             "sentry",
+            "fleet",
+            "fleet_store",
         ],
     ),
     ("the health service of one app, which the web side calls", ["state"]),
