@@ -132,6 +132,32 @@ def render_html(report: Report, show_details: bool) -> str:
     when = datetime.datetime.fromtimestamp(report.timestamp, datetime.timezone.utc)
     results = sorted(report.results, key=_urgency)
     cards = "".join(_card(result, report.timestamp, show_details) for result in results)
+    footer = (
+        'Also as <a href="?format=json">JSON</a>, <a href="?format=health%2Bjson">health+json</a>'
+        '\nor <a href="?format=text">text</a>.'
+    )
+    return _document(
+        status=status,
+        headline=headline,
+        summary=_summary(report),
+        place=place,
+        when=when,
+        cards=cards,
+        footer=footer,
+    )
+
+
+def _document(
+    *,
+    status: Status,
+    headline: str,
+    summary: str,
+    place: str,
+    when: datetime.datetime,
+    cards: str,
+    footer: str,
+) -> str:
+    """A whole page: the banner, what and when, the *cards* and the *footer* (HTML)."""
     listing = f"<ul>\n{cards}</ul>" if cards else '<p class="empty">Nothing to show.</p>'
     return f"""<!doctype html>
 <html lang="en">
@@ -146,14 +172,13 @@ def render_html(report: Report, show_details: bool) -> str:
 <body>
 <header class="banner {status.value}" role="status">
 <h1>{headline}</h1>
-<p>{escape(_summary(report))}</p>
+<p>{escape(summary)}</p>
 </header>
 <main>
 <p class="meta">{escape(place)}, {when:%Y-%m-%d %H:%M:%S} UTC</p>
 {listing}
 </main>
-<footer>Also as <a href="?format=json">JSON</a>, <a href="?format=health%2Bjson">health+json</a>
-or <a href="?format=text">text</a>.</footer>
+<footer>{footer}</footer>
 </body>
 </html>
 """
@@ -201,28 +226,13 @@ def render_fleet_html(document: dict[str, Any]) -> str:
         summary = f"All {len(live)} servers pass." if live else "No server has published yet."
     when = datetime.datetime.fromtimestamp(document["timestamp"], datetime.timezone.utc)
     cards = "".join(_fleet_card(pod) for pod in document["pods"])
-    listing = f"<ul>\n{cards}</ul>" if cards else '<p class="empty">Nothing to show.</p>'
     place = f"fleet {document['fleet']}, seen from {document['pod']}"
-    return f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>{headline}: {escape(place)}</title>
-<style>{_STYLE}</style>
-</head>
-<body>
-<header class="banner {status.value}" role="status">
-<h1>{headline}</h1>
-<p>{escape(summary)}</p>
-</header>
-<main>
-<p class="meta">{escape(place)}, {when:%Y-%m-%d %H:%M:%S} UTC</p>
-{listing}
-</main>
-<footer>Also as <a href="?format=json">JSON</a>.</footer>
-</body>
-</html>
-"""
+    return _document(
+        status=status,
+        headline=headline,
+        summary=summary,
+        place=place,
+        when=when,
+        cards=cards,
+        footer='Also as <a href="?format=json">JSON</a>.',
+    )

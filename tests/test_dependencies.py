@@ -3,7 +3,7 @@ is logged, alerted and heard by listeners."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,7 +15,7 @@ from flask_healthcheck import HealthCheck, StatusChange
 from flask_healthcheck.clock import ManualClock
 
 from .conftest import wait_until
-from .test_sentry import DSN, MemoryTransport
+from .sentry_capture import MemoryTransport, capture
 
 
 class Service:
@@ -154,15 +154,7 @@ def test_recovery_runs_the_dependents_again_without_a_change_of_their_own(
     ]
 
 
-@pytest.fixture
-def transport() -> Iterator[MemoryTransport]:
-    memory = MemoryTransport()
-    sentry_sdk.init(dsn=DSN, transport=memory)
-    try:
-        yield memory
-    finally:
-        sentry_sdk.get_client().close()
-        sentry_sdk.init()
+transport = pytest.fixture(capture, name="transport")
 
 
 def test_only_the_root_cause_goes_to_sentry(

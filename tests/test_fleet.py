@@ -24,8 +24,8 @@ from flask_healthcheck import ConfigurationError, HealthCheck, StatusChange
 from flask_healthcheck.fleet import FleetView, PeerResult, Pod, judge
 from flask_healthcheck.fleet_store import RedisFleetStore
 
+from .sentry_capture import MemoryTransport, capture
 from .services import PrivateRedis, free_port
-from .test_sentry import DSN, MemoryTransport
 
 TOKEN = "fleet-token-5b1e"
 #: Short TTLs, so that a change shows within a second; the settle time is TTL + timeout.
@@ -113,15 +113,7 @@ def fleet_url(fleet_redis: PrivateRedis) -> str:
     return fleet_redis.url
 
 
-@pytest.fixture
-def transport() -> Iterator[MemoryTransport]:
-    memory = MemoryTransport()
-    sentry_sdk.init(dsn=DSN, transport=memory)
-    try:
-        yield memory
-    finally:
-        sentry_sdk.get_client().close()
-        sentry_sdk.init()
+transport = pytest.fixture(capture, name="transport")
 
 
 @dataclass

@@ -10,45 +10,14 @@ from typing import Any
 import pytest
 import sentry_sdk
 from flask import Flask
-from sentry_sdk.envelope import Envelope
 from sentry_sdk.integrations.flask import FlaskIntegration
-from sentry_sdk.transport import Transport
 
 from flask_healthcheck import CheckError, HealthCheck
 
 from .conftest import wait_until
+from .sentry_capture import DSN, MemoryTransport
 
 FAST = {"HEALTHCHECK_SUCCESS_TTL": 0, "HEALTHCHECK_FAILED_TTL": 0}
-DSN = "http://public@127.0.0.1:9/1"  # nothing listens there, and nothing is sent anyway
-
-
-class MemoryTransport(Transport):
-    """Keeps every envelope the client would send."""
-
-    def __init__(self, options: dict[str, Any] | None = None) -> None:
-        super().__init__(options)
-        self.envelopes: list[Envelope] = []
-        self._lock = threading.Lock()
-
-    def capture_envelope(self, envelope: Envelope) -> None:
-        with self._lock:
-            self.envelopes.append(envelope)
-
-    def items(self, kind: str) -> list[dict[str, Any]]:
-        with self._lock:
-            envelopes = list(self.envelopes)
-        return [
-            item.payload.json
-            for envelope in envelopes
-            for item in envelope.items
-            if item.type == kind and item.payload.json is not None
-        ]
-
-    def events(self) -> list[dict[str, Any]]:
-        return self.items("event")
-
-    def transactions(self) -> list[dict[str, Any]]:
-        return self.items("transaction")
 
 
 @pytest.fixture
