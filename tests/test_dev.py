@@ -83,6 +83,10 @@ def test_every_url_the_banner_prints_is_served_by_the_sample_app(
         assert response.status_code == 200, (path, response.get_data(as_text=True))
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_run_serves_on_port_prints_the_banner_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     # "dev.py test" has just installed .venv; a stale one would make "run" install first.
     assert dev._installed() & {"run", "test"}, "pyproject.toml changed: run dev.py test"
@@ -100,6 +104,9 @@ def test_run_serves_on_port_prints_the_banner_and_stops_on_ctrl_c(tmp_path: Path
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # As from a terminal: a pytest-xdist worker may ignore SIGINT, and a child would
+        # inherit that (an ignored signal stays ignored across exec).
+        preexec_fn=_default_sigint,  # noqa: PLW1509 (no thread of ours runs in the child)
     )
     try:
         status = None
