@@ -9,9 +9,7 @@ from __future__ import annotations
 import email.parser
 import json
 import os
-import shutil
 import subprocess
-import sys
 import tarfile
 import venv
 import zipfile
@@ -22,10 +20,9 @@ import pytest
 
 import flask_healthcheck
 
-ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = ROOT / "flask_healthcheck"
+from .wheels import PACKAGE, ROOT, STEM, build
+
 NAME = "flask-health-checks"
-STEM = f"flask_health_checks-{flask_healthcheck.__version__}"
 #: The extras users install; ``dev`` and ``sample`` are dependency groups, never published.
 EXTRAS = {
     "sqlalchemy",
@@ -53,26 +50,7 @@ CONTRIB = {
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The sdist and the wheel, built as ``dev.py test`` builds them, from a copy of the
-    files the build reads: a build writes into its source tree, and tests run side by side."""
-    source = tmp_path_factory.mktemp("source")
-    for name in ("pyproject.toml", "README.md", "LICENSE", "MANIFEST.in", "CHANGES.rst"):
-        shutil.copy2(ROOT / name, source / name)
-    # The directories the sdist must leave out come too, so that leaving them out is tested.
-    for directory in (PACKAGE.name, "tests", "sample_app", "bench"):
-        shutil.copytree(
-            ROOT / directory, source / directory, ignore=shutil.ignore_patterns("__pycache__")
-        )
-    out = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(source)],
-        check=True,
-        capture_output=True,
-    )
-    return {
-        "sdist": out / f"{STEM}.tar.gz",
-        "wheel": out / f"{STEM}-py3-none-any.whl",
-    }
+    return build(tmp_path_factory.mktemp("build"))
 
 
 def package_files() -> set[str]:
