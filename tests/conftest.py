@@ -29,7 +29,9 @@ SLOW_FILES = (
     "test_fleet_servers.py",  # 25
     "test_lifecycle.py",  # 21
     "test_probe_port_server.py",  # 20
+    "test_quickstart.py",  # 16
     "test_sample_app.py",  # 14
+    "test_docs_screenshots.py",  # 12
     "test_distribution.py",  # 12
     "test_fleet.py",  # 11
     "contrib/test_sqlalchemy.py",  # 11
