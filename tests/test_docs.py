@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import importlib
+import inspect
+import re
 from dataclasses import fields
 from pathlib import Path
+from types import ModuleType
 
 from flask_healthcheck import Settings
 
@@ -25,3 +29,45 @@ def test_every_integration_module_has_a_docs_page() -> None:
     pages = {page.stem for page in (DOCS / "integrations").glob("*.rst")}
     modules = {module.stem for module in package.glob("*.py") if not module.stem.startswith("_")}
     assert modules <= pages, f"undocumented integrations: {sorted(modules - pages)}"
+
+
+def _documented() -> set[str]:
+    """Every object an autodoc or ``py:`` directive of the docs documents, by full name."""
+    directive = re.compile(r"^\s*\.\. (?:auto\w+|py:\w+):: +([A-Za-z_][\w.]*)", re.MULTILINE)
+    return {name for page in DOCS.rglob("*.rst") for name in directive.findall(page.read_text())}
+
+
+def _public_names(module: ModuleType) -> list[str]:
+    """A module's ``__all__``, else the classes and functions it defines without a ``_``."""
+    names = getattr(module, "__all__", None)
+    if names is not None:
+        return list(names)
+    return [
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and (inspect.isclass(value) or inspect.isfunction(value))
+        and value.__module__ == module.__name__
+    ]
+
+
+def test_the_api_reference_documents_every_public_name() -> None:
+    import flask_healthcheck
+
+    documented = _documented()
+    missing = [
+        f"flask_healthcheck.{name}"
+        for name in flask_healthcheck.__all__
+        if f"flask_healthcheck.{name}" not in documented
+    ]
+    package = Path(flask_healthcheck.__file__).parent / "contrib"
+    for path in sorted(package.glob("*.py")):
+        if path.stem.startswith("_"):
+            continue
+        module = importlib.import_module(f"flask_healthcheck.contrib.{path.stem}")
+        missing += [
+            f"{module.__name__}.{name}"
+            for name in _public_names(module)
+            if f"{module.__name__}.{name}" not in documented
+        ]
+    assert missing == [], f"not in the API reference: {missing}"
