@@ -263,7 +263,7 @@ class AppState:
         """Record the passes among *results*, latch start-up once every critical check has
         passed, and return whether the app has started.
 
-        :meth:`record_result` calls this for every new result too, but only after the
+        :meth:`~AppState.record_result` calls this for every new result too, but only after the
         runner has woken the requests that waited for it, so a request records what it saw
         itself: its answer must not say "starting" when its own results say otherwise.
         """

@@ -71,3 +71,20 @@ def test_the_api_reference_documents_every_public_name() -> None:
             if f"{module.__name__}.{name}" not in documented
         ]
     assert missing == [], f"not in the API reference: {missing}"
+
+
+def test_every_reference_must_resolve_through_local_inventories() -> None:
+    conf = (DOCS / "conf.py").read_text()
+    assert "nitpicky = True" in conf
+    assert "suppress_warnings" not in conf
+    inventories = {path.stem for path in (DOCS / "_inventories").glob("*.txt")}
+    wanted = {"flask", "werkzeug", "sqlalchemy", "alembic", "celery", "redis", "sentry_sdk"}
+    assert wanted | {"prometheus_client", "python"} <= inventories
+    for name in inventories:
+        for line in (DOCS / "_inventories" / f"{name}.txt").read_text().splitlines():
+            if line and not line.startswith("#"):
+                _, role, priority, uri, shown = line.split(" ")
+                assert role.startswith("py:"), line
+                assert priority in {"0", "1"}, line
+                assert not uri.startswith("http"), f"{line}: a URI relative to the project's docs"
+                assert shown == "-", line

@@ -100,7 +100,7 @@ def describe_os_error(error: OSError, budget: float | None = None) -> str:
 
 def describe_connection_error(exc: BaseException, budget: float | None = None) -> str | None:
     """Operator words for the socket error behind *exc*: itself, its cause or its context
-    (see :func:`describe_os_error` for *budget*). ``None`` when no socket error is behind *exc*.
+    (see ``describe_os_error`` for *budget*). ``None`` when no socket error is behind *exc*.
     """
     for cause in causes(exc):
         if isinstance(cause, urllib.error.URLError):
