@@ -22,6 +22,8 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from .parsing import parse
+
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "sample_app" / "deploy"
 DOCKERFILE = DEPLOY / "Dockerfile"
@@ -234,7 +236,7 @@ def imported_modules(directory: Path) -> set[str]:
     """Top-level names of every module imported anywhere in the ``.py`` files of *directory*."""
     names: set[str] = set()
     for path in directory.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        for node in ast.walk(parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
                 names.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:

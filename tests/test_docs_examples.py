@@ -67,6 +67,7 @@ import pytest
 from flask import Flask
 from sqlalchemy.engine import Engine
 
+from .parsing import parse
 from .services import (
     MARIADB,
     POSTGRES,
@@ -977,7 +978,7 @@ def test_code_blocks_name_a_known_language() -> None:
 
 def _is_python(code: str) -> bool:
     try:
-        tree = ast.parse(code)
+        tree = parse(code)
     except SyntaxError:
         return False
     # A lone word or number parses too; only statements that do something are code.

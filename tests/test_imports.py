@@ -17,6 +17,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from .parsing import parse
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "flask_healthcheck"
 NAME = "flask_healthcheck"
@@ -115,7 +117,7 @@ def _imports(module: str, source: str | None = None) -> Iterator[str]:
     """The modules of the package that *module* (or *source* in its place) imports."""
     if source is None:
         source = MODULES[module].read_text()
-    tree = ast.parse(source, str(MODULES[module]))
+    tree = parse(source, str(MODULES[module]))
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:

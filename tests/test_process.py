@@ -12,6 +12,8 @@ import pytest
 from flask_healthcheck import process
 from flask_healthcheck.process import ForkHooks, Stage
 
+from .parsing import parse
+
 PACKAGE = Path(__file__).resolve().parent.parent / "flask_healthcheck"
 
 
@@ -93,7 +95,7 @@ def test_a_registered_callback_runs_in_a_real_forked_child() -> None:
 def _calls_of(function: str) -> list[str]:
     found = []
     for path in sorted(PACKAGE.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(parse(path.read_text())):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 owner = node.func.value
                 if isinstance(owner, ast.Name) and f"{owner.id}.{node.func.attr}" == function:
