@@ -122,6 +122,11 @@ def test_run_serves_on_port_prints_the_banner_and_stops_on_ctrl_c(tmp_path: Path
         assert status == 200
     finally:
         server.send_signal(signal.SIGINT)  # what Ctrl+C sends
-        output, _ = server.communicate(timeout=30)
+        try:
+            output, _ = server.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()  # never left behind, whatever went wrong
+            server.communicate()
+            raise
     assert server.returncode == 0, output
     assert output.startswith(dev.banner(port, {})), output
