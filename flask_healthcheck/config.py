@@ -55,6 +55,13 @@ def _status(low: int, high: int, why: str) -> Callable[[str, object], int]:
 # as a failure: a success status outside that range, or a failure status inside it, would make
 # every probe read the opposite of the report (and the two could never be told apart).
 _success_status = _status(200, 399, "which probes read as a pass")
+_any_status = _status(200, 599, "such as 429, which Consul reads as a warning")
+
+
+def _optional_status(key: str, value: object) -> int | None:
+    return None if value is None else _any_status(key, value)
+
+
 _failed_status = _status(400, 599, "which probes read as a failure (below 400 they read a pass)")
 
 
@@ -155,6 +162,12 @@ class Settings:
     success_status: int = 200
     #: Status of an answer with a failing critical check: 400 to 599.
     failed_status: int = 503
+    #: Status of a degraded answer (critical checks pass, a warning or a non-critical failure);
+    #: None: the success status. ``429`` is what Consul reads as "warning".
+    degraded_status: int | None = None
+    #: Send ``x-envoy-degraded`` on a degraded answer, which Envoy's health checker reads as a
+    #: degraded host (it routes to it only when no healthy host is left).
+    envoy_degraded: bool = False
     #: Bearer token that unlocks full details (exception texts); None: details are never shown.
     token: str | None = None
     #: Host name shown in reports; None: the machine's host name.
@@ -335,6 +348,8 @@ _VALIDATORS: dict[str, Callable[[str, object], Any]] = {
     "failed_ttl": _ttl,
     "success_status": _success_status,
     "failed_status": _failed_status,
+    "degraded_status": _optional_status,
+    "envoy_degraded": _flag,
     "token": _optional_text,
     "hostname": _optional_text,
     "sentry": _flag,

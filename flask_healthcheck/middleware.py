@@ -82,9 +82,11 @@ class LivenessFastPath:
         self.wsgi_app = wsgi_app
         self.state = state
         self.path = f"{state.settings.path}/{Endpoint.LIVE.value}"
+        settings = state.settings
         self._status_lines = {
             code: _status_line(code)
-            for code in (state.settings.success_status, state.settings.failed_status)
+            for code in (settings.success_status, settings.failed_status, settings.degraded_status)
+            if code is not None
         }
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -105,12 +107,13 @@ class LivenessFastPath:
             drop_sentry_transaction()
         report = self.state.liveness_report(())
         body = render_json(report, False).encode()
-        code = settings.success_status if report.passed else settings.failed_status
+        code = self.state.status_of(report)
         headers: list[tuple[str, str]] = [
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(body))),
             ("Cache-Control", "no-store"),
             ("X-Content-Type-Options", "nosniff"),
+            *self.state.degraded_headers(report),
         ]
         start_response(self._status_lines[code], headers)
         self.state.record_answer(Endpoint.LIVE, code, report)

@@ -125,6 +125,22 @@ class AppState:
         """Seconds *spec* may run: its own ``timeout``, else ``HEALTHCHECK_TIMEOUT``."""
         return self.runner.timeout_of(spec)
 
+    def status_of(self, report: Report) -> int:
+        """The HTTP status that answers *report*: the failed status when a critical check
+        fails, the degraded status (when set) when it passes degraded, else success."""
+        settings = self.settings
+        if not report.passed:
+            return settings.failed_status
+        if settings.degraded_status is not None and report.warnings:
+            return settings.degraded_status
+        return settings.success_status
+
+    def degraded_headers(self, report: Report) -> tuple[tuple[str, str], ...]:
+        """``x-envoy-degraded`` for a degraded answer when ``HEALTHCHECK_ENVOY_DEGRADED``."""
+        if self.settings.envoy_degraded and report.passed and report.warnings:
+            return (("x-envoy-degraded", "true"),)
+        return ()
+
     # -- the endpoints -------------------------------------------------------------------
 
     def full_report(self, exclude: Collection[str] = ()) -> Report:

@@ -139,10 +139,9 @@ class _Endpoints:
             if endpoint is Endpoint.CHECK and req.query_string and "exclude" in req.args:
                 raise _ExcludeOneCheckError
             report = build(exclusions)
-            status = settings.success_status if report.passed else settings.failed_status
-            response = Response(
-                fmt.render(report, show_details), status, headers=self._headers[fmt.name]
-            )
+            status = self.state.status_of(report)
+            headers = self._headers[fmt.name] + self.state.degraded_headers(report)
+            response = Response(fmt.render(report, show_details), status, headers=headers)
         except _UnauthorisedError:
             response = error_response(
                 401, "invalid token", **{"WWW-Authenticate": 'Bearer error="invalid_token"'}
