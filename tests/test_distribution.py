@@ -40,6 +40,7 @@ CONTRIB = {
     "alembic": "alembic",
     "celery": "celery",
     "celery_worker": "celery",
+    "certificates": None,
     "network": None,
     "redis": "redis",
     "sqlalchemy": "sqlalchemy",

@@ -741,6 +741,10 @@ EXPECTATIONS: dict[tuple[str, str], Expect] = {
     ("docs/integrations/celery_worker.rst", "install_worker_probes(celery_app)"): Expect(
         then=_worker_probes_installed
     ),
+    # The host and the files are made up: what is registered counts.
+    ("docs/integrations/certificates.rst", 'files=["/etc/app/tls/client.pem"'): Expect(
+        answers={}, then=_registered("certificate:payments", "certificate:client")
+    ),
     # The hosts are made up (flower, api.internal, smtp.internal): what is registered counts.
     ("docs/integrations/network.rst", "HttpCheck("): Expect(
         answers={}, then=_registered("flower", "api", "smtp")
