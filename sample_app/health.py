@@ -10,8 +10,9 @@ Built-in checks are registered with ``add_check``, one line each; the app's own 
 ``/healthz/ready``
     ``database``, ``notes``, ``disk``, ``storage``, ``redis`` and ``celery_broker``, which are
     critical; ``celery_workers``, which only degrades the report unless
-    ``CELERY_WORKERS_REQUIRED``; and ``celery_queues``, ``upstream_api``, ``smtp``, ``memory``
-    and ``cpu``, which only degrade it: an API, a mail relay or a node that every pod shares
+    ``CELERY_WORKERS_REQUIRED``; and ``celery_queues``, ``upstream_api``,
+    ``upstream_certificate``, ``smtp``, ``memory`` and ``cpu``, which only degrade it: an API,
+    a mail relay or a node that every pod shares
     would take every pod out of the Service at once, which cures nothing.
 ``/healthz/startup``
     Passes once every critical check has passed once, among them ``migrations``, ``models``
@@ -27,6 +28,8 @@ A service this deployment does not configure keeps its check's name, so URLs suc
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -38,6 +41,7 @@ from flask_healthcheck.contrib.celery import (
     CeleryQueueCheck,
     CeleryWorkersCheck,
 )
+from flask_healthcheck.contrib.certificates import CertificateCheck
 from flask_healthcheck.contrib.network import HttpCheck, TcpCheck
 from flask_healthcheck.contrib.redis import RedisCheck
 from flask_healthcheck.contrib.sqlalchemy import DatabaseCheck, ModelCheck, describe_error
@@ -120,23 +124,7 @@ def register_checks(health: HealthCheck, app: Flask) -> None:
         nothing_queued = f"{EAGER_TASKS}, nothing is queued"
         health.add_check(NotConfigured("celery_queues", nothing_queued, critical=False))
 
-    upstream = app.config["UPSTREAM_HEALTH_URL"]
-    if upstream is not None:
-        health.add_check(
-            HttpCheck(upstream, expected_status=range(200, 300), name="upstream_api"),
-            critical=False,
-        )
-    else:
-        set_upstream = "set UPSTREAM_HEALTH_URL to check the HTTP API the app depends on"
-        health.add_check(NotConfigured("upstream_api", set_upstream, critical=False))
-
-    mail_server = app.config["MAIL_SERVER"]
-    if mail_server is not None:
-        port = app.config["MAIL_PORT"]
-        health.add_check(TcpCheck(mail_server, port, name="smtp"), critical=False)
-    else:
-        set_relay = "set MAIL_SERVER (and MAIL_PORT) to check the SMTP relay"
-        health.add_check(NotConfigured("smtp", set_relay, critical=False))
+    register_remote_services(health, app)
 
     @health.check(timeout=1.0)
     def notes() -> tuple[bool, str]:
@@ -149,3 +137,35 @@ def register_checks(health: HealthCheck, app: Flask) -> None:
         if latest is None:
             return True, "notes table readable, no note yet"
         return True, f"notes table readable, latest note #{latest}"
+
+
+def register_remote_services(health: HealthCheck, app: Flask) -> None:
+    """The services the app calls over the network, each only degrading the report: the
+    upstream HTTP API and its certificate, and the SMTP relay."""
+    upstream = app.config["UPSTREAM_HEALTH_URL"]
+    if upstream is not None:
+        health.add_check(
+            HttpCheck(upstream, expected_status=range(200, 300), name="upstream_api"),
+            critical=False,
+        )
+    else:
+        set_upstream = "set UPSTREAM_HEALTH_URL to check the HTTP API the app depends on"
+        health.add_check(NotConfigured("upstream_api", set_upstream, critical=False))
+    parts = urlsplit(upstream or "")
+    if parts.scheme == "https" and parts.hostname:
+        # The API's certificate, hourly in the background: weeks of warning before it expires.
+        certificate = CertificateCheck(
+            parts.hostname, parts.port or 443, name="upstream_certificate", period=3600
+        )
+        health.add_check(certificate, critical=False)
+    else:
+        set_https = "set UPSTREAM_HEALTH_URL to an https:// URL to watch its certificate"
+        health.add_check(NotConfigured("upstream_certificate", set_https, critical=False))
+
+    mail_server = app.config["MAIL_SERVER"]
+    if mail_server is not None:
+        port = app.config["MAIL_PORT"]
+        health.add_check(TcpCheck(mail_server, port, name="smtp"), critical=False)
+    else:
+        set_relay = "set MAIL_SERVER (and MAIL_PORT) to check the SMTP relay"
+        health.add_check(NotConfigured("smtp", set_relay, critical=False))

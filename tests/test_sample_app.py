@@ -36,6 +36,7 @@ from sample_app.settings import database_url
 from sample_app.tasks import count_notes, send
 
 from .app_server import get
+from .contrib.test_certificates import Authority, TlsServer
 from .sample_env import isolate
 from .services import POSTGRES, RABBITMQ, REDIS, free_port, private_redis, require
 
@@ -138,6 +139,7 @@ def test_fresh_app_answers_healthz_200_on_sqlite_with_services_not_configured(
         "celery_workers",
         "celery_queues",
         "upstream_api",
+        "upstream_certificate",
         "smtp",
     ):
         assert checks[name]["passed"]
@@ -174,10 +176,12 @@ def test_probes_select_the_checks_that_fit_them(
         "celery_workers",
         "celery_queues",
         "upstream_api",
+        "upstream_certificate",
         "smtp",
     }
     critical = {check.name for check in checks if check.critical}
-    assert not {"memory", "cpu", "upstream_api", "smtp", "celery_queues"} & critical
+    remote = {"upstream_api", "upstream_certificate", "smtp"}
+    assert not {"memory", "cpu", "celery_queues", *remote} & critical
     assert {"database", "notes", "disk", "storage", "redis", "celery_broker"} <= critical
 
 
@@ -330,6 +334,33 @@ def test_configured_storage_upstream_api_and_mail_relay_are_checked_and_pass(
     assert checks["smtp"]["output"].startswith("accepted a connection in ")
     for topology in (str(uploads), upstream, str(mail_relay)):
         assert topology not in response.get_data(as_text=True)
+
+
+def test_an_https_upstream_has_its_certificate_watched(
+    instance: Path,
+    make_app: Callable[..., Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # A TLS server with a self-signed certificate, which no client trusts: the check says so,
+    # and only degrades the report.
+    certificate, key, _ = Authority(tmp_path).issue("upstream", days=90, self_signed=True)
+    server = TlsServer(certificate, key)
+    try:
+        monkeypatch.setenv("UPSTREAM_HEALTH_URL", f"https://127.0.0.1:{server.port}/health")
+        app = make_app()
+        client = app.test_client()
+        with app.app_context():
+            report = app.extensions["healthcheck"].run(["upstream_certificate"])
+        [result] = report.results
+        assert not result.passed
+        assert result.output.startswith("certificate not trusted: self")
+        assert not result.critical
+        ready = client.get("/healthz/ready")
+        assert ready.status_code == 200  # not critical: readiness holds, degraded
+        assert "upstream_certificate" in ready.json["warnings"]
+    finally:
+        server.close()
 
 
 def test_storage_an_fsspec_url_names_is_checked(
