@@ -5,6 +5,7 @@ extension gets it::
 
     flask --app myapp healthcheck list
     flask --app myapp healthcheck run [NAME ...] [--tag TAG] [--format text|json|health+json|nagios]
+    flask --app myapp healthcheck k8s [--port 8000] [--worker]
 
 ``run`` exits 0 when every critical check passes and 1 otherwise; with ``--format nagios`` it
 exits as a Nagios plugin does (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). A usage error, such as
@@ -21,9 +22,11 @@ import click
 from flask import Flask, current_app
 from flask.cli import NoAppException, ScriptInfo, with_appcontext
 
+from . import __version__
 from .exceptions import UnknownCheckError
 from .extension import EXTENSION_KEY, HealthCheck
 from .formats import FORMATS
+from .kubernetes import to_yaml, web_probes, worker_probes
 from .nagios import PluginStatus, from_report, unknown
 from .redact import mask_credentials
 from .state import AppState
@@ -129,6 +132,32 @@ def list_checks() -> None:
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
         click.echo("  ".join([*cells, row[3]]))
+
+
+@healthcheck.command("k8s")
+@click.option(
+    "--port",
+    default="8000",
+    show_default=True,
+    help="The container's port, a number or its name (the probe port wins when set).",
+)
+@click.option("--worker", is_flag=True, help="Also the exec probes of a Celery worker.")
+@with_appcontext
+def k8s(port: str, worker: bool) -> None:
+    """Print Kubernetes probes that agree with the app's settings (deadline, probe port,
+    drain), to paste under a container of a Deployment."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    settings = _extension(app).state(app).settings
+    target: int | str = int(port) if port.isdigit() else port
+    version = __version__
+    click.echo(
+        f"# The web container's probes (flask_healthcheck {version}): timeouts longer than\n"
+        f"# HEALTHCHECK_DEADLINE ({settings.deadline:g} s), paths under {settings.path}."
+    )
+    click.echo(to_yaml(web_probes(settings, target)))
+    if worker:
+        click.echo("# The Celery worker container's probes (its probe files, see the docs).")
+        click.echo(to_yaml(worker_probes()))
 
 
 @healthcheck.command("run")

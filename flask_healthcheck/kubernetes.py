@@ -1,0 +1,105 @@
+"""Kubernetes probe definitions that follow from an app's settings, for ``flask healthcheck k8s``.
+
+The numbers a probe needs are the library's own: a probe's ``timeoutSeconds`` longer than
+``HEALTHCHECK_DEADLINE`` (a slow check then answers ``503`` naming it, rather than a probe
+timeout naming nothing), the probe port when ``HEALTHCHECK_PROBE_PORT`` is set, a grace period
+longer than the SIGTERM drain (``HEALTHCHECK_DRAIN_SECONDS``) plus a last answer. Printing them
+from the settings keeps manifests from contradicting the app. The output is YAML, written here
+(for this one shape of mappings, lists, strings and numbers) so that no YAML package is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from .config import Settings
+
+#: Seconds between two probes of the web container; Kubernetes' default is 10.
+PERIOD = 10
+#: Failed probes in a row before Kubernetes acts; its default.
+FAILURES = 3
+#: How long a new process may take to start before Kubernetes restarts it: five minutes.
+STARTUP_SECONDS = 300
+#: Seconds of an exec probe's timeout: a Python interpreter starts in one to two on a busy node.
+EXEC_TIMEOUT = 5
+#: Seconds the worker's probes may take between two looks, and the liveness file's maximum age.
+WORKER_PERIOD = 30
+WORKER_MAX_AGE = 120
+
+
+def probe_timeout(settings: Settings) -> int:
+    """Whole seconds longer than the deadline, so an answer always comes before the probe
+    gives up."""
+    return math.floor(settings.deadline) + 1
+
+
+def web_probes(settings: Settings, port: int | str) -> dict[str, Any]:
+    """The startup, readiness and liveness probes of the web container, and its grace period
+    when the app drains on SIGTERM. *port* is the container's port (a number or its name); the
+    probe port wins when ``HEALTHCHECK_PROBE_PORT`` is set."""
+    target: int | str = settings.probe_port if settings.probe_port is not None else port
+    timeout = probe_timeout(settings)
+
+    def probe(endpoint: str, period: int, failures: int) -> dict[str, Any]:
+        return {
+            "httpGet": {"path": f"{settings.path}/{endpoint}", "port": target},
+            "periodSeconds": period,
+            "timeoutSeconds": timeout,
+            "failureThreshold": failures,
+        }
+
+    startup_period = 5
+    probes: dict[str, Any] = {
+        "startupProbe": probe("startup", startup_period, STARTUP_SECONDS // startup_period),
+        "readinessProbe": probe("ready", PERIOD, FAILURES),
+        "livenessProbe": probe("live", PERIOD, FAILURES),
+    }
+    if settings.drain_seconds:
+        # The drain, a last answer, and a margin; never below Kubernetes' own 30 s.
+        grace = math.ceil(settings.drain_seconds) + timeout + 5
+        probes["terminationGracePeriodSeconds"] = max(30, grace)
+    return probes
+
+
+def worker_probes() -> dict[str, Any]:
+    """The exec probes of a Celery worker's container (``flask-healthcheck worker``)."""
+
+    def probe(*arguments: str) -> dict[str, Any]:
+        return {
+            "exec": {"command": ["flask-healthcheck", "worker", *arguments]},
+            "periodSeconds": WORKER_PERIOD,
+            "timeoutSeconds": EXEC_TIMEOUT,
+            "failureThreshold": FAILURES,
+        }
+
+    return {
+        "readinessProbe": probe("--readiness"),
+        "livenessProbe": probe("--liveness", "--max-age", str(WORKER_MAX_AGE)),
+    }
+
+
+def to_yaml(value: Mapping[str, Any], indent: int = 0) -> str:
+    """*value* as block YAML; strings are quoted JSON-style where YAML would misread them."""
+    lines: list[str] = []
+    pad = " " * indent
+    for key, item in value.items():
+        if isinstance(item, Mapping):
+            lines.append(f"{pad}{key}:")
+            lines.append(to_yaml(item, indent + 2))
+        elif isinstance(item, list):
+            lines.append(f"{pad}{key}: [{', '.join(_scalar(element) for element in item)}]")
+        else:
+            lines.append(f"{pad}{key}: {_scalar(item)}")
+    return "\n".join(lines)
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError(f"no YAML for {value!r}")
+    if isinstance(value, int):
+        return str(value)
+    plain = value and all(char.isalnum() or char in "/-_." for char in value)
+    return value if plain and not value[0].isdigit() else json.dumps(value)
