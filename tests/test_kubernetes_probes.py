@@ -10,8 +10,9 @@ import pytest
 import yaml
 from flask import Flask
 
-from flask_healthcheck import HealthCheck
+from flask_healthcheck import HealthCheck, Settings
 from flask_healthcheck.cli import healthcheck
+from flask_healthcheck.kubernetes import to_yaml, web_probes
 from flask_healthcheck.worker_probe import worker_parser, worker_probe_from_options
 
 KUBERNETES_VERSION = "1.33.0"
@@ -79,7 +80,9 @@ def test_every_probe_waits_longer_than_the_deadline(deadline: float, timeout: in
 
 
 def test_the_probe_port_and_the_drain_shape_the_probes() -> None:
-    web, _ = printed(make_app(HEALTHCHECK_PROBE_PORT=8081, HEALTHCHECK_DRAIN_SECONDS=40))
+    # Settings alone: an app with them would open the port and take SIGTERM for the test run.
+    settings = Settings(probe_port=8081, drain_seconds=40)
+    web = yaml.safe_load(to_yaml(web_probes(settings, "http")))
     assert {probe["httpGet"]["port"] for name, probe in web.items() if name.endswith("Probe")} == {
         8081
     }
