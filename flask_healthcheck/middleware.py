@@ -83,6 +83,9 @@ class LivenessFastPath:
         self.state = state
         self.path = f"{state.settings.path}/{Endpoint.LIVE.value}"
         settings = state.settings
+        #: Whether a degraded answer differs from a passing one (a status, Envoy's header):
+        #: when not, the fast path stays as short as it can be.
+        self._signals_degraded = settings.degraded_status is not None or settings.envoy_degraded
         self._status_lines = {
             code: _status_line(code)
             for code in (settings.success_status, settings.failed_status, settings.degraded_status)
@@ -107,14 +110,17 @@ class LivenessFastPath:
             drop_sentry_transaction()
         report = self.state.liveness_report(())
         body = render_json(report, False).encode()
-        code = self.state.status_of(report)
         headers: list[tuple[str, str]] = [
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(body))),
             ("Cache-Control", "no-store"),
             ("X-Content-Type-Options", "nosniff"),
-            *self.state.degraded_headers(report),
         ]
+        if self._signals_degraded:
+            code = self.state.status_of(report)
+            headers += self.state.degraded_headers(report)
+        else:
+            code = settings.success_status if report.passed else settings.failed_status
         start_response(self._status_lines[code], headers)
         self.state.record_answer(Endpoint.LIVE, code, report)
         return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]
