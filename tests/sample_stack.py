@@ -49,10 +49,13 @@ from .services import (
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
-#: The web processes' settings: each check may take 1 s, a request waits 2 s at most, and
-#: results are reused for 1 s, passing or failing.
-TIMEOUT = 1.0
-DEADLINE = 2.0
+#: The web processes' settings: each check may take 2.5 s, a request waits 3.5 s at most, and
+#: results are reused for 1 s, passing or failing. The check timeout is generous because the
+#: tests assert that an outage names its dependency and no other: on a two-core machine that
+#: the benchmark's load generators saturate meanwhile, a Redis PING once took over 1 s, and
+#: every healthy dependency then rightly said "timed out" (CI, stop 16).
+TIMEOUT = 2.5
+DEADLINE = 3.5
 SUCCESS_TTL = 1.0
 FAILED_TTL = 1.0
 
