@@ -32,6 +32,7 @@ _EXPORTS = {
     "CheckResult": ".results",
     "Outcome": ".results",
     "Report": ".results",
+    "Sample": ".results",
     "ServiceInfo": ".results",
     "Status": ".results",
     "time_left": ".budget",
@@ -54,6 +55,7 @@ __all__ = [
     "MissingDependencyError",
     "Outcome",
     "Report",
+    "Sample",
     "ServiceInfo",
     "Settings",
     "Status",
@@ -81,7 +83,7 @@ if TYPE_CHECKING:
     )
     from .extension import HealthCheck
     from .registry import LIVE, READY, STARTUP, CheckSpec
-    from .results import CheckResult, Outcome, Report, ServiceInfo, Status
+    from .results import CheckResult, Outcome, Report, Sample, ServiceInfo, Status
     from .state import AppState
 
 

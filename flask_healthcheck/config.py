@@ -135,6 +135,18 @@ def _output_limit(key: str, value: object) -> int:
     )
 
 
+#: The most runs a check's history may keep: it is read and written whole with each result.
+MAX_HISTORY = 1000
+
+
+def _history_size(key: str, value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_HISTORY:
+        return value
+    raise ConfigurationError(
+        f"{key} must be a whole number of runs from 0 (no history) to {MAX_HISTORY}; got {value!r}"
+    )
+
+
 def _flag(key: str, value: object) -> bool:
     if isinstance(value, bool):
         return value
@@ -204,6 +216,9 @@ class Settings:
     output_limit: int = 4096
     #: Seconds after which the HTML page reloads itself (a ``Refresh`` header); 0: never.
     page_refresh: int = 30
+    #: Runs of each check kept in its history (``{path}/history``, the page's sparklines);
+    #: 0: no history.
+    history_size: int = 60
     #: health+json ``serviceId``; None: the app's name.
     service_id: str | None = None
     #: health+json ``version``; None: the app's package's ``__version__`` or installed
@@ -364,6 +379,7 @@ _VALIDATORS: dict[str, Callable[[str, object], Any]] = {
     "probe_host": _host,
     "output_limit": _output_limit,
     "page_refresh": _count(allow_zero=True),
+    "history_size": _history_size,
     "service_id": _optional_text,
     "version": _optional_text,
     "release_id": _optional_text,

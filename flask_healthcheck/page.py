@@ -1,7 +1,9 @@
 """The HTML status page: a report for people, served to browsers and for ``?format=html``.
 
 One self-contained page: the overall state in a coloured banner, then one card per check (failing
-ones first) with its status, output, duration and the time since it last changed. It needs no
+ones first) with its status, output, duration, the time since it last changed and, from its
+history (:mod:`~flask_healthcheck.history`), a sparkline of its recent runs, its flaps and how
+long it took to recover. It needs no
 JavaScript, loads nothing else (its Content-Security-Policy forbids it), fits a phone's screen,
 and escapes every name and output, since both come from the application's code and its errors.
 """
@@ -9,10 +11,12 @@ and escapes every name and output, since both come from the application's code a
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from .results import CheckResult, Report, Status
+from .history import flaps, recoveries
+from .results import CheckResult, Report, Sample, Status
 
 _HEADLINES = {Status.PASS: "Passing", Status.WARN: "Degraded", Status.FAIL: "Failing"}
 
@@ -47,6 +51,9 @@ font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9rem
 dl{display:flex;flex-wrap:wrap;gap:.2rem 1.25rem;margin:0;color:var(--muted);font-size:.9rem}
 dl div{display:flex;gap:.35rem}dt{font-weight:600}dd{margin:0}
 .empty{color:var(--muted)}
+.spark{display:block;width:100%;height:2.25rem;margin:.5rem 0 .2rem}
+.spark .s-pass{fill:var(--pass)}.spark .s-warn{fill:var(--warn)}.spark .s-fail{fill:var(--fail)}
+.spark .s-none{fill:var(--line)}
 footer{max-width:48rem;margin:0 auto;padding:0 1rem 2rem;color:var(--muted);font-size:.9rem}
 footer a{color:inherit}
 """
@@ -99,7 +106,54 @@ def _summary(report: Report) -> str:
     return f"Passing with warnings: {', '.join(report.warnings)}"
 
 
-def _card(result: CheckResult, now: float, show_details: bool) -> str:
+#: Runs a sparkline has room for at least, so that a short history is not drawn as wide bars.
+SPARK_SLOTS = 30
+_SPARK_HEIGHT = 32
+_SPARK_LEAST = 4  # a run's bar is never shorter, however fast it was
+
+
+def sparkline(samples: Sequence[Sample]) -> str:
+    """The runs of a check as an inline SVG (no script, nothing loaded): one bar per run,
+    oldest on the left, its colour the run's status and its height its duration against
+    the slowest run shown."""
+    slots = max(len(samples), SPARK_SLOTS)
+    slowest = max((sample.duration for sample in samples), default=0.0) or 1.0
+    failed = sum(1 for sample in samples if sample.failed)
+    label = (
+        f"last {len(samples)} runs: {failed} failed, slowest {_duration(slowest)}"
+        if samples
+        else "no run yet"
+    )
+    bars = []
+    for index, sample in enumerate(samples, start=slots - len(samples)):
+        height = _SPARK_LEAST + (_SPARK_HEIGHT - _SPARK_LEAST) * sample.duration / slowest
+        bars.append(
+            f'<rect class="s-{sample.status}" x="{index * 4}" y="{_SPARK_HEIGHT - height:.1f}" '
+            f'width="3" height="{height:.1f}"/>'
+        )
+    if not samples:
+        bars.append(
+            f'<rect class="s-none" x="0" y="{_SPARK_HEIGHT - 1}" width="{slots * 4}" height="1"/>'
+        )
+    return (
+        f'<svg class="spark" viewBox="0 0 {slots * 4} {_SPARK_HEIGHT}" '
+        f'preserveAspectRatio="none" role="img" aria-label="{label}">'
+        f"<title>{label}</title>{''.join(bars)}</svg>"
+    )
+
+
+def _history_facts(samples: Sequence[Sample]) -> list[tuple[str, str]]:
+    found = recoveries(samples)
+    facts = [("Runs passed", f"{sum(not sample.failed for sample in samples)} of {len(samples)}")]
+    facts.append(("Flaps", str(flaps(samples))))
+    if found:
+        facts.append(("Last recovery", relative(found[-1])))
+    return facts
+
+
+def _card(
+    result: CheckResult, now: float, show_details: bool, samples: Sequence[Sample] | None
+) -> str:
     status = result.status.value
     facts = []
     if result.since is not None:
@@ -110,6 +164,8 @@ def _card(result: CheckResult, now: float, show_details: bool) -> str:
     facts.append(("Checked", "just now" if age < 1 else f"{relative(age)} ago"))
     if result.observed_value is not None:
         facts.append(("Observed", _observed(result)))
+    if samples:
+        facts += _history_facts(samples)
     output = result.visible_output(show_details)
     return "".join(
         [
@@ -117,6 +173,7 @@ def _card(result: CheckResult, now: float, show_details: bool) -> str:
             f"<h2>{escape(result.name)}</h2>",
             "" if result.critical else '<span class="note">non-critical</span>',
             f'<p class="output">{escape(output)}</p>' if output else "",
+            "" if samples is None else sparkline(samples),
             "<dl>",
             *(f"<div><dt>{term}</dt><dd>{escape(value)}</dd></div>" for term, value in facts),
             "</dl></li>\n",
@@ -131,7 +188,16 @@ def render_html(report: Report, show_details: bool) -> str:
     place = f"{report.title} of {report.hostname}" if report.hostname else report.title
     when = datetime.datetime.fromtimestamp(report.timestamp, datetime.timezone.utc)
     results = sorted(report.results, key=_urgency)
-    cards = "".join(_card(result, report.timestamp, show_details) for result in results)
+    history = report.history
+    cards = "".join(
+        _card(
+            result,
+            report.timestamp,
+            show_details,
+            None if history is None else history.get(result.name),
+        )
+        for result in results
+    )
     footer = (
         'Also as <a href="?format=json">JSON</a>, <a href="?format=health%2Bjson">health+json</a>'
         '\nor <a href="?format=text">text</a>.'

@@ -25,7 +25,18 @@ STARTUP = "startup"
 #: Names taken by the endpoints under the base path, and by what the app reports of itself
 #: (its availability, load and request watchdog; heartbeats are named "heartbeat:<name>").
 RESERVED_NAMES = frozenset(
-    {"live", "ready", "startup", "metrics", "fleet", "liveness", "readiness", "load", "requests"}
+    {
+        "live",
+        "ready",
+        "startup",
+        "metrics",
+        "fleet",
+        "history",
+        "liveness",
+        "readiness",
+        "load",
+        "requests",
+    }
 )
 
 # "." and ".." would be resolved away by clients as URL path segments.

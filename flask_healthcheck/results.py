@@ -9,9 +9,9 @@ import enum
 import functools
 import json
 import time
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .endpoints import Endpoint
 from .redact import mask_credentials, mask_structure
@@ -268,6 +268,19 @@ class ServiceInfo:
     description: str | None = None
 
 
+class Sample(NamedTuple):
+    """One run of a check: when it ended (epoch seconds), its status (``"pass"``, ``"warn"``
+    or ``"fail"``) and how long it took in seconds."""
+
+    at: float
+    status: str
+    duration: float
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "fail"
+
+
 @dataclass(frozen=True)
 class Report:
     """The results of one request (or one :meth:`~flask_healthcheck.HealthCheck.run`), with
@@ -284,6 +297,8 @@ class Report:
     endpoint: Endpoint = Endpoint.REPORT
     check: str | None = None
     service: ServiceInfo | None = None
+    #: The recent runs of the report's checks, for the page's sparklines; None: not asked.
+    history: Mapping[str, tuple[Sample, ...]] | None = None
 
     @classmethod
     def of(

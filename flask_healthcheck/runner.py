@@ -36,9 +36,10 @@ from . import budget, process
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Settings
 from .exceptions import CheckError
+from .history import extended, sample_of
 from .redact import mask_credentials
 from .registry import CheckSpec
-from .results import CheckResult, Outcome, interpret, shown_detail, shown_output
+from .results import CheckResult, Outcome, Sample, interpret, shown_detail, shown_output
 from .store import Lease, Record, SharedResults
 from .verdict import Streak, stale, tolerate
 
@@ -112,6 +113,8 @@ class _Slot:
     abandoned_total: int = 0
     last: CheckResult | None = None
     streak: Streak = field(default_factory=Streak)
+    #: The check's recent runs, when the workers share nothing (else the server's record).
+    history: tuple[Sample, ...] = ()
 
 
 async def _await(awaitable: Any) -> Any:
@@ -416,6 +419,14 @@ class Runner:
             return spec.max_age
         return 2 * (spec.period or 0.0) + self.timeout_of(spec)
 
+    def history(self, name: str) -> tuple[Sample, ...]:
+        """The recent runs of check *name*, oldest first (this server's, when shared)."""
+        if self.shared is not None:
+            record = self.shared.read(name)
+            return () if record is None else record.history
+        slot = self._slots.get(name)
+        return () if slot is None else slot.history
+
     def latest(self, name: str) -> CheckResult | None:
         """The latest reported result of check *name* (this server's, when shared), or None."""
         slot = self._slots.get(name)
@@ -522,11 +533,14 @@ class Runner:
         this run's timeout first): that one is taken instead, and nobody is told twice.
         """
         ttl = self._ttl_of(spec, raw.passed)
+        size = self._settings.history_size
         if self.shared is None:
             slot.streak = slot.streak.after(raw)
             previous = slot.last
             result = slot.last = tolerate(spec, previous, raw, slot.streak)
             slot.cached = (result, self.clock.monotonic() + ttl)
+            if size:
+                slot.history = extended(slot.history, sample_of(raw), size)
             return result, previous
         started = raw.timestamp - raw.response_time
         before: list[Record] = []
@@ -546,7 +560,8 @@ class Runner:
             lease = None if ours or record.lease is None else record.lease
             if lease is not None and not lease.held_at(raw.timestamp):
                 lease = None
-            return Record(result, streak, raw.timestamp + ttl, lease)
+            history = extended(record.history, sample_of(raw), size) if size else ()
+            return Record(result, streak, raw.timestamp + ttl, lease, history)
 
         assert self.shared is not None
         record, changed = self.shared.update(spec.name, settle)

@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, current_app
 
@@ -21,10 +22,11 @@ from .config import Settings
 from .endpoints import Endpoint
 from .events import Events, StatusChange
 from .fleet import Fleet
+from .history import document as history_document
 from .lifecycle import Lifecycle
 from .metrics import HealthMetrics, require_prometheus_client
 from .registry import LIVE, READY, CheckSpec, Registry
-from .results import CheckResult, Report, ServiceInfo
+from .results import CheckResult, Report, Sample, ServiceInfo
 from .runner import Runner, Transition
 from .scheduler import Scheduler, StartUp
 from .shared import ServerDirectory
@@ -140,6 +142,27 @@ class AppState:
         if self.settings.envoy_degraded and report.passed and report.warnings:
             return (("x-envoy-degraded", "true"),)
         return ()
+
+    def history(self, names: Collection[str] | None = None) -> dict[str, tuple[Sample, ...]]:
+        """The recent runs of each registered check, or of *names*, oldest first (this
+        server's when its workers share their results); raises
+        :class:`~flask_healthcheck.UnknownCheckError` for a name that is not registered."""
+        specs = self.registry.select() if names is None else self.registry.select(names=names)
+        return {spec.name: self.runner.history(spec.name) for spec in specs}
+
+    def history_document(self, names: Collection[str] | None = None) -> dict[str, Any]:
+        """What ``{path}/history`` answers: per check, its summary and its runs."""
+        return history_document(
+            self.history(names), self._now(), self.settings.history_size, self.settings.hostname
+        )
+
+    def with_history(self, report: Report) -> Report:
+        """*report* carrying the history of its checks, for the page's sparklines."""
+        if not self.settings.history_size:
+            return report
+        names = [result.name for result in report.results]
+        found = {name: self.runner.history(name) for name in names}
+        return dataclasses.replace(report, history=found)
 
     # -- the endpoints -------------------------------------------------------------------
 

@@ -2,9 +2,10 @@
 
 With a server directory (:mod:`~flask_healthcheck.shared`), the runner of each worker keeps a
 :class:`SharedResults`: one file per check holding its :class:`Record`, the server's view of
-the check: the latest reported result, its failure streak, until when it is fresh, and the
-*lease* of the worker running it now. The runner's own cache stays in front of it, so a fresh
-result costs a worker one read of the file per TTL.
+the check: the latest reported result, its failure streak, until when it is fresh, the
+*lease* of the worker running it now, and its recent runs (:mod:`~flask_healthcheck.history`).
+The runner's own cache stays in front of it, so a fresh result costs a worker one read of the
+file per TTL.
 
 Who writes: every change is a read-modify-write under an exclusive :func:`fcntl.flock` on the
 check's lock file, held for microseconds (never while a check runs), and the file is replaced
@@ -32,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .results import CheckResult
+from .results import CheckResult, Sample
 from .shared import locked, write_atomically
 from .verdict import Streak
 
@@ -62,6 +63,8 @@ class Record:
     fresh_until: float = 0.0
     #: The worker running the check now, if any.
     lease: Lease | None = None
+    #: The check's recent runs, oldest first (:mod:`~flask_healthcheck.history`).
+    history: tuple[Sample, ...] = ()
 
     def fresh_at(self, now: float) -> bool:
         return self.result is not None and now < self.fresh_until

@@ -139,6 +139,8 @@ class _Endpoints:
             if endpoint is Endpoint.CHECK and req.query_string and "exclude" in req.args:
                 raise _ExcludeOneCheckError
             report = build(exclusions)
+            if fmt.name == "html":
+                report = self.state.with_history(report)
             status = self.state.status_of(report)
             headers = self._headers[fmt.name] + self.state.degraded_headers(report)
             response = Response(fmt.render(report, show_details), status, headers=headers)
@@ -233,6 +235,37 @@ class _Endpoints:
             return Response(render_fleet_html(document), 200, headers=self._headers["html"])
         return Response(json.dumps(document), 200, mimetype="application/json", headers=_NO_STORE)
 
+    def history(self) -> Response:
+        """The recent runs of each check (``?check=NAME`` for some), with their flaps and
+        recoveries, as JSON: statuses, times and durations, never a check's output, so it is
+        as public as the report; a wrong token is refused as on the report."""
+        settings = self.settings
+        if settings.sentry:
+            drop_sentry_transaction()
+        if not settings.history_size:
+            return error_response(404, "the history is off: HEALTHCHECK_HISTORY_SIZE is 0")
+        req: Request = request._get_current_object()  # type: ignore[attr-defined]
+        try:
+            _shows_details(req, settings.token)
+            if req.query_string and req.args.get("format", "json") != "json":
+                return error_response(400, "the history is JSON only: ?format=json, or none")
+            names = None
+            if req.query_string and "check" in req.args:
+                names = [
+                    name for value in req.args.getlist("check") for name in value.split(",") if name
+                ]
+            document = self.state.history_document(names)
+        except _UnauthorisedError:
+            return error_response(
+                401, "invalid token", **{"WWW-Authenticate": 'Bearer error="invalid_token"'}
+            )
+        except UnknownCheckError as exc:
+            return error_response(404, str(exc))
+        except Exception:
+            logger.exception("the health history endpoint failed")
+            return error_response(503, "the history failed internally; see the application's log")
+        return Response(json.dumps(document), 200, mimetype="application/json", headers=_NO_STORE)
+
     @staticmethod
     def not_found(rest: str) -> Response:
         return error_response(404, f"no health endpoint at {request.path!r}")
@@ -261,6 +294,7 @@ def make_blueprint(state: AppState) -> Blueprint:
     add("/startup", Endpoint.STARTUP.value, endpoints.startup, methods=methods)
     add("/metrics", "metrics", endpoints.metrics, methods=methods)
     add("/fleet", "fleet", endpoints.fleet, methods=methods)
+    add("/history", "history", endpoints.history, methods=methods)
     add("/<name>", Endpoint.CHECK.value, endpoints.one_check, methods=methods)
     blueprint.record_once(_add_any_path_converter)
     blueprint.add_url_rule(

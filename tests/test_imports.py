@@ -38,6 +38,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "counters",
             "config",
             "results",
+            "history",
             "registry",
         ],
     ),

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +19,8 @@ from .services import IN_CI
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: Where the browser's screenshots of the page land, to be looked at.
+SHOTS = Path("/tmp/page-shots")
 
 
 @pytest.fixture
@@ -207,11 +211,25 @@ def test_headless_chromium_renders_the_page_from_a_real_server(tmp_path: Path) -
         if IN_CI:
             pytest.fail(f"{message}, and under CI=true this test must not skip")
         pytest.skip(message)
-    screenshot = tmp_path / "page.png"
-    environment = {"STATUS_APP_SWITCH": str(tmp_path / "switch-is-off")}
+    SHOTS.mkdir(exist_ok=True)
+    screenshot = SHOTS / "status-page-phone.png"
+    switch = tmp_path / "switch"
+    environment = {"STATUS_APP_SWITCH": str(switch)}
     with serve(
         "status_app:create_app", server="flask", environment=environment, log=tmp_path / "log"
     ) as base:
+        # A history to draw: the switch check passes, flaps twice, and fails at the end.
+        for on in [True] * 8 + [False] * 3 + [True] * 6 + [False] * 4:
+            if on:
+                switch.touch()
+            else:
+                switch.unlink(missing_ok=True)
+            try:
+                with urllib.request.urlopen(f"{base}/healthz/ready?format=json") as answer:
+                    status = answer.status
+            except urllib.error.HTTPError as failed:
+                status = failed.code
+            assert status == (200 if on else 503)
         command = [
             chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
             "--no-first-run", "--disable-background-networking", "--disable-component-update",
@@ -228,6 +246,10 @@ def test_headless_chromium_renders_the_page_from_a_real_server(tmp_path: Path) -
     assert "switched off" in dom
     assert "&lt;script&gt;alert('stale')&lt;/script&gt;" in dom
     assert "<script>" not in dom
+    # Each card has its sparkline; the switch's shows the 22 runs it had (21 + the page's).
+    assert dom.count('<svg class="spark"') == 3
+    assert 'aria-label="last 22 runs: 8 failed' in dom
+    assert "<dt>Flaps</dt><dd>3</dd>" in dom
 
     data = screenshot.read_bytes()
     width, height = _png_size(data)

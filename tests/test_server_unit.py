@@ -11,7 +11,9 @@ import os
 import signal
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -154,3 +156,48 @@ def test_a_hung_background_run_recovers_within_period_plus_timeout_of_the_depend
         time.sleep(0.05)
     status, _, body = server.get("/healthz/ready")
     assert status == 200, body
+
+
+def _history_by_worker(server: Gunicorn, check: str, workers: int) -> dict[int, dict[str, Any]]:
+    """``{path}/history?check=CHECK`` as answered by each of *workers* different workers:
+    eight clients ask at once until that many have answered (or 400 answers came)."""
+    answers: dict[int, dict[str, Any]] = {}
+    lock = threading.Lock()
+
+    def client() -> None:
+        for _ in range(50):
+            with lock:
+                if len(answers) >= workers:
+                    return
+            url = f"{server.url}/healthz/history?check={check}"
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                pid = int(answer.headers["X-Worker-Pid"])
+                document = json.loads(answer.read())
+            with lock:
+                answers.setdefault(pid, document["checks"][check])
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+def test_every_worker_answers_the_history_of_the_whole_server(server: Gunicorn) -> None:
+    flood(server, "/healthz/ready", 1.5)
+    time.sleep(0.1)  # the flood's last runs are stored
+    calls = server.calls("flooded")
+    answers = _history_by_worker(server, "flooded", 2)
+
+    # Asking for the history runs nothing: every worker tells of every call of the server,
+    # whichever worker made it.
+    assert len(answers) >= 2, answers
+    assert server.calls("flooded") == calls
+    for pid, history in answers.items():
+        assert history["runs"] == min(len(calls), 60), (pid, history, len(calls))
+        assert history["flaps"] == 0
+        assert {sample["status"] for sample in history["samples"]} == {"pass"}
+    # The background check runs in one worker only, and the others show its runs too.
+    for pid, history in _history_by_worker(server, "database", 2).items():
+        assert history["runs"] >= 1, (pid, history)

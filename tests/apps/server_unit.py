@@ -9,7 +9,7 @@
 - ``database``: a background :class:`~flask_healthcheck.contrib.sqlalchemy.DatabaseCheck` of
   the real PostgreSQL (``UNIT_DATABASE_URL``), opened before the fork with ``--preload``.
 
-``/pid`` says which worker answered.
+``/pid``, and the ``X-Worker-Pid`` header of every answer, say which worker answered.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import sqlalchemy
-from flask import Flask
+from flask import Flask, Response
 
 from flask_healthcheck import HealthCheck
 from flask_healthcheck.contrib.sqlalchemy import DatabaseCheck
@@ -55,5 +55,10 @@ def create_app() -> Flask:
     @app.get("/pid")
     def pid() -> str:
         return str(os.getpid())
+
+    @app.after_request
+    def say_which_worker(response: Response) -> Response:
+        response.headers["X-Worker-Pid"] = str(os.getpid())
+        return response
 
     return app
