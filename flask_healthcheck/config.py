@@ -216,6 +216,9 @@ class Settings:
     output_limit: int = 4096
     #: Seconds after which the HTML page reloads itself (a ``Refresh`` header); 0: never.
     page_refresh: int = 30
+    #: Log the succeeded answers of the health endpoints in the servers' access logs
+    #: (gunicorn's, the development server's); False keeps them out, failing ones are logged.
+    log_probes: bool = False
     #: Runs of each check kept in its history (``{path}/history``, the page's sparklines);
     #: 0: no history.
     history_size: int = 60
@@ -380,6 +383,7 @@ _VALIDATORS: dict[str, Callable[[str, object], Any]] = {
     "output_limit": _output_limit,
     "page_refresh": _count(allow_zero=True),
     "history_size": _history_size,
+    "log_probes": _flag,
     "service_id": _optional_text,
     "version": _optional_text,
     "release_id": _optional_text,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 from flask import Flask, Response, current_app, has_app_context, has_request_context, request
 
 from . import probe_port, shared
+from .access_log import quiet_probes
 from .availability import Availability
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Settings
@@ -246,6 +247,8 @@ class HealthCheck:
                 app.wsgi_app, lifecycle, settings.path
             )
         app.wsgi_app = LivenessFastPath(app.wsgi_app, state)  # type: ignore[method-assign]
+        if not settings.log_probes:
+            quiet_probes(settings.path)
         if settings.drain_seconds:
             if threading.current_thread() is threading.main_thread():
                 lifecycle.install_drain_handler()

@@ -479,6 +479,8 @@ def sample_stack(directory: Path, database: str, vhost: str) -> Iterator[Stack]:
         "HEALTHCHECK_DEADLINE": json.dumps(DEADLINE),
         "HEALTHCHECK_SUCCESS_TTL": json.dumps(SUCCESS_TTL),
         "HEALTHCHECK_FAILED_TTL": json.dumps(FAILED_TTL),
+        # The tests tell which process answered what from gunicorn's access log.
+        "HEALTHCHECK_LOG_PROBES": "true",
     }
     pg = f"postgresql://postgres@{POSTGRES.host}"
     with contextlib.ExitStack() as resources:

@@ -65,7 +65,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("the health service of one app, which the web side calls", ["state"]),
     (
         "the web side: views, WSGI middlewares, the probe port, the environment dump",
-        ["views", "middleware", "probe_port", "environment"],
+        ["views", "middleware", "probe_port", "environment", "access_log"],
     ),
     ("the extension: wires an app's parts together", ["extension"]),
     ("integrations: above the core, which never imports them", ["contrib", "contrib.*"]),

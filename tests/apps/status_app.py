@@ -3,7 +3,7 @@
 ``STATUS_APP_SWITCH`` names a file: the ``switch`` check passes while it exists, so a test can
 flip it from outside the server. ``search`` always fails (non-critical) with an output that
 holds markup, and ``database`` always passes. Results are never reused, so every request runs
-the checks.
+the checks. ``/hello`` is the app's own page.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from flask_healthcheck import HealthCheck
 
 def create_app() -> Flask:
     app = Flask("status_app")
+    # The access-log tests turn probe logging back on with it.
+    app.config["HEALTHCHECK_LOG_PROBES"] = "STATUS_APP_LOG_PROBES" in os.environ
     health = HealthCheck(app, success_ttl=0, failed_ttl=0)
     switch = Path(os.environ["STATUS_APP_SWITCH"])
 
@@ -32,5 +34,9 @@ def create_app() -> Flask:
     @health.check(critical=False)
     def search() -> tuple[bool, str]:
         return False, "index <script>alert('stale')</script> is 3 days old"
+
+    @app.get("/hello")
+    def hello() -> str:
+        return "hello"
 
     return app
