@@ -62,6 +62,10 @@ DOCS_OF = {
     "redis": ("redis-py", "https://redis.readthedocs.io/en/stable/"),
     "sentry_sdk": ("sentry-python", "https://getsentry.github.io/sentry-python/"),
     "prometheus_client": ("client_python", "https://prometheus.github.io/client_python/"),
+    "opentelemetry": (
+        "OpenTelemetry Python",
+        "https://opentelemetry-python.readthedocs.io/en/latest/",
+    ),
 }
 
 

@@ -37,7 +37,7 @@ from typing import Any, Protocol
 from .clock import Clock
 from .events import StatusChange
 from .registry import CheckSpec, Registry
-from .results import CheckResult, Outcome
+from .results import CheckResult, Outcome, failure_kind
 from .runner import Transition
 from .store import Record, SharedResults
 
@@ -140,20 +140,6 @@ class FleetStore(Protocol):
 
 def _fresh(run: FleetRun | None, now: float, ttl: float) -> bool:
     return run is not None and now - run.timestamp < ttl
-
-
-def failure_kind(result: CheckResult) -> str:
-    """The kind of a result that peers see, without its text."""
-    if result.passed:
-        return "warn" if result.warning else "pass"
-    output = result.output
-    if output.startswith("timed out"):
-        return "timeout"
-    if output.startswith("stale"):
-        return "stale"
-    if output.startswith("not run"):
-        return "not run"
-    return "fail"
 
 
 @dataclass(frozen=True)

@@ -268,6 +268,21 @@ class ServiceInfo:
     description: str | None = None
 
 
+def failure_kind(result: CheckResult) -> str:
+    """The kind of a result, without its text: ``pass``, ``warn``, ``timeout``, ``stale``,
+    ``not run`` (a dependency failed) or ``fail``; what the fleet's peers and OpenTelemetry see."""
+    if result.passed:
+        return "warn" if result.warning else "pass"
+    output = result.output
+    if output.startswith("timed out"):
+        return "timeout"
+    if output.startswith("stale"):
+        return "stale"
+    if output.startswith("not run"):
+        return "not run"
+    return "fail"
+
+
 class Sample(NamedTuple):
     """One run of a check: when it ended (epoch seconds), its status (``"pass"``, ``"warn"``
     or ``"fail"``) and how long it took in seconds."""

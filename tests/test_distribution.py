@@ -34,6 +34,7 @@ EXTRAS = {
     "prometheus",
     "fsspec",
     "fleet",
+    "opentelemetry",
 }
 #: Integration modules with the extra each needs (``None``: the standard library is enough).
 CONTRIB = {
@@ -42,6 +43,7 @@ CONTRIB = {
     "celery_worker": "celery",
     "certificates": None,
     "network": None,
+    "opentelemetry": "opentelemetry",
     "redis": "redis",
     "sqlalchemy": "sqlalchemy",
     "storage": None,
