@@ -64,6 +64,27 @@ def _report_to_sentry_unless_shared(transition: Transition) -> None:
         _report_to_sentry(transition)
 
 
+class _SentryCrons:
+    """The check-ins of an app's background checks with ``cron=``, once the app has imported
+    sentry_sdk (:class:`~flask_healthcheck.sentry.CronCheckIns`)."""
+
+    def __init__(self, runner: Runner) -> None:
+        self._runner = runner
+        self._lock = threading.Lock()
+        self._check_ins: Any = None
+
+    def __call__(self, transition: Transition) -> None:
+        if transition.spec.cron is None or "sentry_sdk" not in sys.modules:
+            return
+        from . import sentry  # imports sentry_sdk
+
+        with self._lock:
+            if self._check_ins is None:
+                self._check_ins = sentry.CronCheckIns(self._runner.clock, self._runner.timeout_of)
+            check_ins: sentry.CronCheckIns = self._check_ins
+        check_ins.report(transition)
+
+
 def _alert_sentry(name: str, message: str, transition: Transition | None) -> None:
     if "sentry_sdk" in sys.modules:
         from . import sentry  # imports sentry_sdk
@@ -84,6 +105,7 @@ def _listen(runner: Runner, state: AppState) -> None:
         runner.gate = fleet
     if state.settings.sentry:
         runner.add_listener(_report_to_sentry if fleet is None else _report_to_sentry_unless_shared)
+        runner.add_listener(_SentryCrons(runner))
 
 
 def _make_fleet(

@@ -60,6 +60,7 @@ class CheckOptions(TypedDict, total=False):
     shared: bool
     fleet_ttl: float
     depends_on: Iterable[str] | str
+    cron: bool | str
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class CheckSpec:
     take that run's result (an expensive check: a schema comparison, a queue's depth).
     ``depends_on``: names of the checks it needs; while one of them fails, this one is not
     called and reads "not run: database is failing".
+    ``cron``: the slug of the Sentry cron monitor each background run reports to (``cron=True``
+    gives ``healthcheck-<name>``), so Sentry alerts when the runs stop (docs/integrations/sentry).
     """
 
     name: str
@@ -94,6 +97,7 @@ class CheckSpec:
     shared: bool = False
     fleet_ttl: float | None = None
     depends_on: tuple[str, ...] = ()
+    cron: str | None = None
 
 
 def default_name(func: object) -> str:
@@ -134,7 +138,11 @@ _NUMERIC_OPTIONS: dict[str, Callable[[str, object], Any]] = {
     "recover_after": _count,
     "fleet_ttl": _seconds(allow_zero=False),
 }
-OPTION_NAMES = frozenset({"name", "tags", "critical", "shared", "depends_on", *_NUMERIC_OPTIONS})
+OPTION_NAMES = frozenset(
+    {"name", "tags", "critical", "shared", "depends_on", "cron", *_NUMERIC_OPTIONS}
+)
+#: A Sentry monitor's slug, as Sentry makes them: lower-case letters, digits, ``-`` and ``_``.
+_CRON_SLUG = re.compile(r"[a-z0-9_-]{1,50}")
 
 
 def make_spec(func: CheckFunction, **options: Any) -> CheckSpec:
@@ -199,6 +207,7 @@ def make_spec(func: CheckFunction, **options: Any) -> CheckSpec:
             f"({period:g} s), or every result goes stale before the next one arrives"
         )
     depends_on = _dependencies(name, option("depends_on"))
+    cron = _cron_slug(name, option("cron"), period)
     return CheckSpec(
         name=name,
         func=func,
@@ -206,7 +215,28 @@ def make_spec(func: CheckFunction, **options: Any) -> CheckSpec:
         critical=critical,
         shared=shared,
         depends_on=depends_on,
+        cron=cron,
         **numbers,
+    )
+
+
+def _cron_slug(name: str, given: object, period: float | None) -> str | None:
+    """The ``cron`` option of check *name*: its Sentry monitor's slug, or None."""
+    if given is None or given is False:
+        return None
+    if period is None:
+        raise ValueError(
+            f"check {name!r}: 'cron' needs 'period': a Sentry cron monitor expects runs on a "
+            "schedule, which only a background check has"
+        )
+    if given is True:
+        slug = "healthcheck-" + re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-")
+        return slug[:50].rstrip("-")
+    if isinstance(given, str) and _CRON_SLUG.fullmatch(given):
+        return given
+    raise ValueError(
+        f"'cron' of check {name!r} must be True or a Sentry monitor slug (up to 50 lower-case "
+        f"letters, digits, '-' and '_'); got {given!r}"
     )
 
 

@@ -687,6 +687,9 @@ EXPECTATIONS: dict[tuple[str, str], Expect] = {
         before=_first_background_result, outputs={"disk_space": "GiB free"}
     ),
     ("docs/lifecycle.rst", "@health.on_change"): Expect(then=_pages_on_readiness_change),
+    ("docs/integrations/sentry.rst", "cron=True"): Expect(
+        before=_first_background_result, outputs={"database": "ok"}
+    ),
     ("docs/probe-port.rst", "HEALTHCHECK_PROBE_PORT"): Expect(then=_probe_port_answers),
     ("docs/nagios.rst", "from_report"): Expect(then=_nagios_line),
     ("docs/celery.rst", "install_worker_probes(celery_app, interval=30)"): Expect(
