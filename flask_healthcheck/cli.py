@@ -6,17 +6,22 @@ extension gets it::
     flask --app myapp healthcheck list
     flask --app myapp healthcheck run [NAME ...] [--tag TAG] [--format text|json|health+json|nagios]
     flask --app myapp healthcheck k8s [--port 8000] [--worker]
+    flask --app myapp healthcheck lint FILE... [--strict]
 
 ``run`` exits 0 when every critical check passes and 1 otherwise; with ``--format nagios`` it
 exits as a Nagios plugin does (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). A usage error, such as
 an unknown check name, exits 2 (3, UNKNOWN, with ``--format nagios``). So does an app that
 cannot be loaded: with ``--format nagios`` that is one UNKNOWN line naming the kind of failure,
 with Flask's message or the traceback, masked, on the standard error.
+
+``lint`` exits 0 when the files agree with the app, 1 when it found a problem (a warning only
+with ``--strict``), and 2 when a file cannot be read or is not YAML.
 """
 
 from __future__ import annotations
 
 import traceback
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -27,6 +32,7 @@ from .exceptions import UnknownCheckError
 from .extension import EXTENSION_KEY, HealthCheck
 from .formats import FORMATS
 from .kubernetes import to_yaml, web_probes, worker_probes
+from .lint import Finding, LintError, lint_file
 from .nagios import PluginStatus, from_report, unknown
 from .redact import mask_credentials
 from .state import AppState
@@ -158,6 +164,40 @@ def k8s(port: str, worker: bool) -> None:
     if worker:
         click.echo("# The Celery worker container's probes (its probe files, see the docs).")
         click.echo(to_yaml(worker_probes()))
+
+
+@healthcheck.command("lint")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--strict", is_flag=True, help="Warnings fail too.")
+@with_appcontext
+def lint(files: tuple[Path, ...], strict: bool) -> None:
+    """Check the probes of Kubernetes manifests or compose FILES against the app: timeouts
+    against its deadline, liveness against dependency checks, the startup probe, the grace
+    period against the drain, and paths against its endpoints.
+
+    Prints FILE:LINE: SEVERITY: RULE: MESSAGE for each problem. Exits 0 when there is none, 1
+    when there is one (a warning only with --strict), 2 when a file cannot be read.
+    """
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    _extension(app)
+    findings: list[Finding] = []
+    for path in files:
+        try:
+            findings += lint_file(path, app)
+        except LintError as exc:
+            click.echo(f"error: {exc}", err=True)
+            click.get_current_context().exit(2)
+    for finding in findings:
+        click.echo(str(finding))
+    errors = sum(finding.severity == "error" for finding in findings)
+    warnings = len(findings) - errors
+    checked = f"{len(files)} file{'s' if len(files) != 1 else ''}"
+    click.echo(
+        f"{checked}: {errors} error{'s' if errors != 1 else ''}, "
+        f"{warnings} warning{'s' if warnings != 1 else ''}",
+        err=True,
+    )
+    click.get_current_context().exit(1 if errors or (strict and warnings) else 0)
 
 
 @healthcheck.command("run")

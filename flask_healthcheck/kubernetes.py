@@ -54,14 +54,30 @@ def web_probes(settings: Settings, port: int | str) -> dict[str, Any]:
     startup_period = 5
     probes: dict[str, Any] = {
         "startupProbe": probe("startup", startup_period, STARTUP_SECONDS // startup_period),
-        "readinessProbe": probe("ready", PERIOD, FAILURES),
+        "readinessProbe": probe("ready", *readiness_pace(settings)),
         "livenessProbe": probe("live", PERIOD, FAILURES),
     }
     if settings.drain_seconds:
-        # The drain, a last answer, and a margin; never below Kubernetes' own 30 s.
-        grace = math.ceil(settings.drain_seconds) + timeout + 5
-        probes["terminationGracePeriodSeconds"] = max(30, grace)
+        probes["terminationGracePeriodSeconds"] = grace_period(settings)
     return probes
+
+
+def readiness_pace(settings: Settings) -> tuple[int, int]:
+    """The readiness probe's period and failure threshold: Kubernetes' defaults, unless the
+    app drains on SIGTERM, when the probe must notice the drain (period times failures) well
+    before it ends, or the pod exits while still in the Service."""
+    drain = settings.drain_seconds
+    if not drain or drain / 1.5 > PERIOD * FAILURES:
+        return PERIOD, FAILURES
+    failures = 2
+    return max(1, min(PERIOD, math.floor(drain / 1.5 / failures))), failures
+
+
+def grace_period(settings: Settings) -> int:
+    """Seconds a pod needs to stop: the drain (``HEALTHCHECK_DRAIN_SECONDS``), a last answer
+    and a margin; never below Kubernetes' own 30 s. ``flask healthcheck lint`` holds
+    manifests to it."""
+    return max(30, math.ceil(settings.drain_seconds) + probe_timeout(settings) + 5)
 
 
 def worker_probes() -> dict[str, Any]:

@@ -36,7 +36,7 @@ from . import budget, process
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Settings
 from .exceptions import CheckError
-from .history import extended, sample_of
+from .history import Entry, entry_of, extended, samples_of
 from .redact import mask_credentials
 from .registry import CheckSpec
 from .results import CheckResult, Outcome, Sample, interpret, shown_detail, shown_output
@@ -114,7 +114,7 @@ class _Slot:
     last: CheckResult | None = None
     streak: Streak = field(default_factory=Streak)
     #: The check's recent runs, when the workers share nothing (else the server's record).
-    history: tuple[Sample, ...] = ()
+    history: tuple[Entry, ...] = ()
 
 
 async def _await(awaitable: Any) -> Any:
@@ -423,9 +423,9 @@ class Runner:
         """The recent runs of check *name*, oldest first (this server's, when shared)."""
         if self.shared is not None:
             record = self.shared.read(name)
-            return () if record is None else record.history
+            return () if record is None else samples_of(record.history)
         slot = self._slots.get(name)
-        return () if slot is None else slot.history
+        return () if slot is None else samples_of(slot.history)
 
     def latest(self, name: str) -> CheckResult | None:
         """The latest reported result of check *name* (this server's, when shared), or None."""
@@ -540,7 +540,7 @@ class Runner:
             result = slot.last = tolerate(spec, previous, raw, slot.streak)
             slot.cached = (result, self.clock.monotonic() + ttl)
             if size:
-                slot.history = extended(slot.history, sample_of(raw), size)
+                slot.history = extended(slot.history, entry_of(raw), size)
             return result, previous
         started = raw.timestamp - raw.response_time
         before: list[Record] = []
@@ -560,7 +560,7 @@ class Runner:
             lease = None if ours or record.lease is None else record.lease
             if lease is not None and not lease.held_at(raw.timestamp):
                 lease = None
-            history = extended(record.history, sample_of(raw), size) if size else ()
+            history = extended(record.history, entry_of(raw), size) if size else ()
             return Record(result, streak, raw.timestamp + ttl, lease, history)
 
         assert self.shared is not None

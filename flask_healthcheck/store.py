@@ -33,7 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .results import CheckResult, Sample
+from .history import Entry
+from .results import CheckResult
 from .shared import locked, write_atomically
 from .verdict import Streak
 
@@ -64,7 +65,7 @@ class Record:
     #: The worker running the check now, if any.
     lease: Lease | None = None
     #: The check's recent runs, oldest first (:mod:`~flask_healthcheck.history`).
-    history: tuple[Sample, ...] = ()
+    history: tuple[Entry, ...] = ()
 
     def fresh_at(self, now: float) -> bool:
         return self.result is not None and now < self.fresh_until

@@ -111,3 +111,25 @@ def _assert_multi_worker_counts_the_calls_of_every_worker(run: dict[str, Any]) -
         assert readiness[name]["median_rps"] > 0, name
         probes = run["probe_requests"]
         assert readiness["probe"][name]["statuses"] == {"200": probes}, name
+
+
+def test_the_observability_benchmark_measures_every_contestant_in_both_scenarios(
+    tmp_path: Path,
+) -> None:
+    output = tmp_path / "observability.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.observability", "--answers", "20", "--rounds", "1",
+         "--output", str(output)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+    assert run.returncode in {0, 1}, run.stdout + run.stderr  # 1: a target failed, in a smoke
+    results = json.loads(output.read_text())
+    for scenario in ("cached", "every request"):
+        contestants = results["scenarios"][scenario]["contestants"]
+        assert len(contestants) == 8
+        assert all(entry["cpu_us_per_answer"] > 0 for entry in contestants.values())
+    assert len(results["targets"]) == 2
+    assert (
+        "| + history + OpenTelemetry, shared directory |" in output.with_suffix(".txt").read_text()
+    )

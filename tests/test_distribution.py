@@ -35,6 +35,7 @@ EXTRAS = {
     "fsspec",
     "fleet",
     "opentelemetry",
+    "lint",
 }
 #: Integration modules with the extra each needs (``None``: the standard library is enough).
 CONTRIB = {

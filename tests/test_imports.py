@@ -72,7 +72,16 @@ LAYERS: list[tuple[str, list[str]]] = [
     (
         "entry points: the package's lazy exports and the commands, which may use an "
         "integration (the worker command pings through the Celery one)",
-        ["__init__", "cli", "kubernetes", "console", "arguments", "http_probe", "worker_probe"],
+        [
+            "__init__",
+            "cli",
+            "kubernetes",
+            "lint",
+            "console",
+            "arguments",
+            "http_probe",
+            "worker_probe",
+        ],
     ),
 ]
 #: The layer of the integrations: every layer below it is the core.

@@ -118,6 +118,7 @@ class HealthInstrumentation:
             unit="{transition}",
             description="Changes of the reported state of a check.",
         )
+        self._attributes: dict[tuple[str, str, bool, frozenset[str]], dict[str, Any]] = {}
         meter.create_observable_gauge(
             "healthcheck.check.status",
             callbacks=[self.observe],
@@ -149,17 +150,26 @@ class HealthInstrumentation:
             kind=SpanKind.INTERNAL,
             start_time=start,
             context=_ROOT,
-            attributes={
-                "healthcheck.check.name": name,
-                "healthcheck.check.status": state,
-                "healthcheck.check.critical": result.critical,
-                "healthcheck.check.tags": sorted(result.tags),
-            },
+            attributes=self._span_attributes(result, state),
         )
         if not said.passed:
             span.set_attribute("error.type", _error_type(transition))
             span.set_status(Status(StatusCode.ERROR, said.output[:DESCRIPTION_LIMIT]))
         span.end(end_time=end)
+
+    def _span_attributes(self, result: CheckResult, state: str) -> dict[str, Any]:
+        """A run's span attributes, made once per check and state (a run is on the hot path
+        of an answer whose check is not cached)."""
+        key = (result.name, state, result.critical, result.tags)
+        found = self._attributes.get(key)
+        if found is None:
+            found = self._attributes[key] = {
+                "healthcheck.check.name": result.name,
+                "healthcheck.check.status": state,
+                "healthcheck.check.critical": result.critical,
+                "healthcheck.check.tags": tuple(sorted(result.tags)),
+            }
+        return found
 
     def observe(self, options: CallbackOptions) -> Iterable[Observation]:
         """The gauge: the reported state of every check with a result."""
@@ -214,13 +224,15 @@ class UntracedProbes:
     def __init__(self, app: Callable[..., Any], path: str) -> None:
         self.app = app
         self.path = path
+        self._below = path + "/"
+        # One context for every probe of the process: nothing is recorded of an unsampled
+        # trace, and a check's run, the only work a probe starts, is a root span of its own.
+        self._traceparent = f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-00"
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = environ.get("PATH_INFO", "")
-        if (path == self.path or path.startswith(self.path + "/")) and (
+        if (path == self.path or path.startswith(self._below)) and (
             "HTTP_TRACEPARENT" not in environ
         ):
-            trace_id = os.urandom(16).hex()
-            span_id = os.urandom(8).hex()
-            environ["HTTP_TRACEPARENT"] = f"00-{trace_id}-{span_id}-00"
+            environ["HTTP_TRACEPARENT"] = self._traceparent
         return self.app(environ, start_response)
