@@ -57,6 +57,12 @@ class Transition:
     #: True when the check raised a :class:`~flask_healthcheck.CheckError`, whose message says
     #: what failed: *exception* is then its cause, if it had one.
     explained: bool = False
+    #: False when this process made the result without calling the check: a passing result of
+    #: a background check went stale, or the fleet lent another server's result. A listener
+    #: that measures runs (a span, a duration) skips these.
+    called: bool = True
+    #: True when the result is the check's timeout: the run was still going at it.
+    timed_out: bool = False
 
     @property
     def started_failing(self) -> bool:
@@ -385,7 +391,7 @@ class Runner:
             slot.cached = (expired, slot.cached[1] if slot.cached is not None else 0.0)
         if self.shared is not None and not self._share_stale(spec, result, expired):
             return expired  # another worker has recorded it (and told its listeners)
-        self._notify(Transition(spec, expired, result))
+        self._notify(Transition(spec, expired, result, called=False))
         return expired
 
     def _share_stale(self, spec: CheckSpec, result: CheckResult, expired: CheckResult) -> bool:
@@ -519,7 +525,7 @@ class Runner:
             if stored is None:
                 return slot.last or raw  # another worker recorded it (or a newer result)
             result, previous = stored
-        self._notify(Transition(spec, result, previous))
+        self._notify(Transition(spec, result, previous, timed_out=True))
         return result
 
     def _store(
@@ -646,7 +652,8 @@ class Runner:
             outcome, detail, exception, explained = self._call(app, run)
         elapsed = self.clock.monotonic() - run.started
         timeout = self.timeout_of(spec)
-        if elapsed > timeout:
+        timed_out = elapsed > timeout
+        if timed_out:
             # Past its timeout although no request was still waiting to say so (they left at
             # their deadline): its answer came too late all the same.
             outcome = Outcome(False, f"timed out after {timeout:g} s")
@@ -674,7 +681,17 @@ class Runner:
             return
         if adopted is None and spec.fleet_ttl is not None and self.gate is not None:
             self.gate.ran(spec, result.raw or result)
-        self._notify(Transition(spec, result, previous, exception, explained))
+        self._notify(
+            Transition(
+                spec,
+                result,
+                previous,
+                exception,
+                explained,
+                called=adopted is None,
+                timed_out=timed_out,
+            )
+        )
 
     def _call(
         self, app: Flask, run: _Run

@@ -315,12 +315,16 @@ def test_a_store_that_never_answers_costs_one_timeout_then_nothing(
 
 def test_an_expensive_check_runs_once_per_fleet_ttl_for_the_fleet(fleet_url: str) -> None:
     calls: list[str] = []
+    heard: list[tuple[str, bool]] = []  # (pod, whether the result came from a call there)
     made = []
     for name in ("pod-a", "pod-b", "pod-c"):
         app = Flask(f"fleet_ttl_{name}")
         app.config.update(FAST, HEALTHCHECK_HOSTNAME=name, HEALTHCHECK_FLEET_URL=fleet_url)
         app.config["HEALTHCHECK_FLEET_NAME"] = "notes"
         health = HealthCheck(app)
+        health.state(app).runner.add_listener(
+            lambda transition, name=name: heard.append((name, transition.called))
+        )
 
         @health.check(fleet_ttl=60, timeout=2.0)
         def models(name: str = name) -> tuple[bool, str]:
@@ -335,6 +339,9 @@ def test_an_expensive_check_runs_once_per_fleet_ttl_for_the_fleet(fleet_url: str
             assert response.status_code == 200
         time.sleep(0.25)  # past the local TTL: each asks the fleet again
     assert calls == ["pod-a"]
+    # The listeners of the other pods hear of results lent by the fleet: no run of theirs.
+    assert [pod for pod, called in heard if called] == ["pod-a"]
+    assert {pod for pod, _ in heard} == {"pod-a", "pod-b", "pod-c"}
     output = made[2].test_client().get("/healthz").get_json()["results"][0]["output"]
     assert output.startswith("models match the schema (run by pod-a ")
 
