@@ -35,12 +35,15 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import threading
+import weakref
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
 from flask_healthcheck.exceptions import MissingDependencyError
+from flask_healthcheck.metrics import DURATION_BUCKETS
 from flask_healthcheck.results import CheckResult, failure_kind
 
 try:
@@ -77,8 +80,6 @@ VERSION = _version()
 STATES = ("pass", "warn", "fail")
 #: Characters of a failed run's public output kept as its span's status description.
 DESCRIPTION_LIMIT = 256
-#: Runs that are not runs: a stale background result, a check its dependency kept from running.
-_NOT_RUN = {"stale", "not run"}
 
 
 def _state(result: CheckResult) -> str:
@@ -86,8 +87,7 @@ def _state(result: CheckResult) -> str:
 
 
 def _error_type(transition: Transition) -> str:
-    said = transition.result.raw or transition.result
-    if failure_kind(said) == "timeout":
+    if transition.timed_out:
         return "timeout"
     exception = transition.exception
     if exception is None:
@@ -97,9 +97,82 @@ def _error_type(transition: Transition) -> str:
     return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
 
 
+class _Instruments:
+    """The metric instruments on one meter provider, and the apps whose state its gauge reads.
+
+    One set per provider, whichever apps use it: a meter hands out one instrument per name,
+    and keeps the callbacks of its first creation only, so a second app's gauge would be lost.
+    """
+
+    def __init__(self, meter: metrics.Meter) -> None:
+        self._states: list[weakref.ref[AppState]] = []
+        self._lock = threading.Lock()
+        self.duration = _duration_histogram(meter)
+        self.transitions = meter.create_counter(
+            "healthcheck.check.transitions",
+            unit="{transition}",
+            description="Changes of the reported state of a check.",
+        )
+        meter.create_observable_gauge(
+            "healthcheck.check.status",
+            callbacks=[self.observe],
+            unit="1",
+            description="1 for the state each check is reported in (pass, warn, fail), else 0.",
+        )
+
+    def add(self, state: AppState) -> None:
+        with self._lock:
+            self._states = [ref for ref in self._states if ref() is not None]
+            self._states.append(weakref.ref(state))
+
+    def observe(self, options: CallbackOptions) -> Iterable[Observation]:
+        """The gauge: the reported state of every check with a result, in every app."""
+        for ref in list(self._states):
+            state = ref()
+            if state is None:
+                continue
+            runner = state.runner
+            for spec in state.registry.select():
+                latest = runner.latest(spec.name)
+                if latest is None:
+                    continue
+                current = _state(latest)
+                for each in STATES:
+                    yield Observation(
+                        int(each == current),
+                        {"healthcheck.check.name": spec.name, "healthcheck.check.state": each},
+                    )
+
+
+def _duration_histogram(meter: metrics.Meter) -> metrics.Histogram:
+    """The histogram of run durations in seconds, with the Prometheus histogram's buckets: the
+    SDK's default buckets (0, 5, 10, 25 ... 10000) suit milliseconds, and nearly every run
+    would fall in the first. The API takes bucket boundaries from 1.30 on."""
+    return meter.create_histogram(
+        "healthcheck.check.duration",
+        unit="s",
+        description="Duration of each check run.",
+        explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
+    )
+
+
+_INSTRUMENTS: weakref.WeakKeyDictionary[Any, _Instruments] = weakref.WeakKeyDictionary()
+_INSTRUMENTS_LOCK = threading.Lock()
+
+
+def _instruments_on(provider: MeterProvider | None) -> _Instruments:
+    key = provider if provider is not None else metrics.get_meter_provider()
+    with _INSTRUMENTS_LOCK:
+        found = _INSTRUMENTS.get(key)
+        if found is None:
+            meter = metrics.get_meter(SCOPE, VERSION or "", key)
+            found = _INSTRUMENTS[key] = _Instruments(meter)
+        return found
+
+
 class HealthInstrumentation:
     """What :func:`instrument_app` attaches to an app: the listener of its runner that makes
-    the spans and records the metrics, and the gauge's callback."""
+    the spans and records the metrics."""
 
     def __init__(
         self,
@@ -109,25 +182,15 @@ class HealthInstrumentation:
     ) -> None:
         self.state = state
         self.tracer = trace.get_tracer(SCOPE, VERSION, tracer_provider)
-        meter = metrics.get_meter(SCOPE, VERSION or "", meter_provider)
-        self.duration = meter.create_histogram(
-            "healthcheck.check.duration", unit="s", description="Duration of each check run."
-        )
-        self.transitions = meter.create_counter(
-            "healthcheck.check.transitions",
-            unit="{transition}",
-            description="Changes of the reported state of a check.",
-        )
+        instruments = _instruments_on(meter_provider)
+        instruments.add(state)
+        self.duration = instruments.duration
+        self.transitions = instruments.transitions
         self._attributes: dict[tuple[str, str, bool, frozenset[str]], dict[str, Any]] = {}
-        meter.create_observable_gauge(
-            "healthcheck.check.status",
-            callbacks=[self.observe],
-            unit="1",
-            description="1 for the state each check is reported in (pass, warn, fail), else 0.",
-        )
 
     def record(self, transition: Transition) -> None:
-        """A new result: a span and a duration for a run, a count for a change of state."""
+        """A new result: a span and a duration for a run of this process, a count for a
+        change of state (whoever ran it)."""
         result = transition.result
         said = result.raw or result
         name = result.name
@@ -136,8 +199,8 @@ class HealthInstrumentation:
             self.transitions.add(
                 1, {"healthcheck.check.name": name, "healthcheck.check.state": _state(result)}
             )
-        if failure_kind(said) in _NOT_RUN:
-            return
+        if not transition.called or failure_kind(said) == "not run":
+            return  # stale, lent by the fleet, or kept from running: not a run of this process
         state = _state(said)
         self.duration.record(
             result.response_time,
@@ -170,20 +233,6 @@ class HealthInstrumentation:
                 "healthcheck.check.tags": tuple(sorted(result.tags)),
             }
         return found
-
-    def observe(self, options: CallbackOptions) -> Iterable[Observation]:
-        """The gauge: the reported state of every check with a result."""
-        runner = self.state.runner
-        for spec in self.state.registry.select():
-            latest = runner.latest(spec.name)
-            if latest is None:
-                continue
-            current = _state(latest)
-            for state in STATES:
-                yield Observation(
-                    int(state == current),
-                    {"healthcheck.check.name": spec.name, "healthcheck.check.state": state},
-                )
 
 
 #: The context of a root span: no parent, whatever the thread's context holds.

@@ -21,6 +21,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from flask_healthcheck import CheckError, HealthCheck
 from flask_healthcheck.contrib.opentelemetry import instrument_app
+from flask_healthcheck.metrics import DURATION_BUCKETS
 from tests.app_server import get
 from tests.gunicorn_server import Configuration, gunicorn
 
@@ -184,6 +185,25 @@ def test_metrics_count_transitions_once_per_change_and_gauge_the_reported_state(
         if attributes["healthcheck.check.name"] == "database"
     }
     assert durations == {"pass": 3, "fail": 3}
+
+
+def test_two_apps_on_one_meter_provider_are_both_gauged_and_durations_use_seconds_buckets(
+    telemetry: Telemetry,
+) -> None:
+    for name in ("api", "admin"):
+        app = Flask(name)
+        health = HealthCheck(app, startup_gate=[])
+        health.add_check(lambda: (True, "ok"), name=f"{name}_database")
+        telemetry.instrument(app)
+        app.test_client().get("/healthz/ready")
+
+    status = telemetry.points("healthcheck.check.status")
+    # One gauge for both apps: a meter keeps the callbacks of an instrument's first creation.
+    passing = {attributes["healthcheck.check.name"] for attributes, point in status if point.value}
+    assert passing == {"api_database", "admin_database"}
+    durations = [point for _, point in telemetry.points("healthcheck.check.duration")]
+    assert [point.count for point in durations] == [1, 1]
+    assert {tuple(point.explicit_bounds) for point in durations} == {DURATION_BUCKETS}
 
 
 def test_probes_are_not_traced_by_the_flask_instrumentation_and_the_app_is(
