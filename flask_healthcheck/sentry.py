@@ -130,8 +130,11 @@ class CronCheckIns:
         if spec.cron is None or not _active():
             return
         said = transition.result.raw or transition.result
-        if failure_kind(said) in {"stale", "not run"}:
-            return  # not a run: a missed check-in is how Sentry hears that runs stopped
+        if not transition.called or failure_kind(said) == "not run":
+            # Not a run here: a stale result (a missed check-in is how Sentry hears that runs
+            # stopped), a result the fleet lent (its server checked in), a check kept from
+            # running by a failing dependency.
+            return
         status = "ok" if said.passed else "error"
         now = self._clock.monotonic()
         with self._lock:
