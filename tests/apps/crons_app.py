@@ -7,38 +7,19 @@ the process id that sent it), so that a test can count the check-ins of the whol
 
 from __future__ import annotations
 
-import json
-import os
-import uuid
-from pathlib import Path
-from typing import Any
-
 import sentry_sdk
 from flask import Flask
-from sentry_sdk.envelope import Envelope
-from sentry_sdk.transport import Transport
 
 from flask_healthcheck import HealthCheck
 from tests.gunicorn_server import count_call
-
-
-class FileTransport(Transport):
-    """Writes each check-in the client sends to a file of its own."""
-
-    def __init__(self, options: dict[str, Any] | None = None) -> None:
-        super().__init__(options)
-        self.directory = Path(os.environ["SENTRY_DIR"])
-
-    def capture_envelope(self, envelope: Envelope) -> None:
-        for item in envelope.items:
-            if item.type == "check_in" and item.payload.json is not None:
-                path = self.directory / f"{os.getpid()}-{uuid.uuid4().hex}.json"
-                path.write_text(json.dumps({**item.payload.json, "pid": os.getpid()}))
+from tests.sentry_capture import FileTransport
 
 
 def create_app() -> Flask:
     sentry_sdk.init(
-        dsn="http://public@127.0.0.1:9/1", transport=FileTransport(), default_integrations=False
+        dsn="http://public@127.0.0.1:9/1",
+        transport=FileTransport(("check_in",)),
+        default_integrations=False,
     )
     app = Flask("crons_app")
     health = HealthCheck(app)

@@ -16,35 +16,18 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 from pathlib import Path
-from typing import Any
 
 import sentry_sdk
 import sqlalchemy
 from flask import Flask
-from sentry_sdk.envelope import Envelope
-from sentry_sdk.transport import Transport
 
 from flask_healthcheck import HealthCheck, StatusChange
 from flask_healthcheck.contrib.sqlalchemy import DatabaseCheck
 from tests.gunicorn_server import count_call
+from tests.sentry_capture import FileTransport
 
 TOKEN = "fleet-servers-token"
-
-
-class FileTransport(Transport):
-    """Writes each event the client sends to a file of its own."""
-
-    def __init__(self, options: dict[str, Any] | None = None) -> None:
-        super().__init__(options)
-        self.directory = Path(os.environ["SENTRY_DIR"])
-
-    def capture_envelope(self, envelope: Envelope) -> None:
-        for item in envelope.items:
-            if item.type == "event" and item.payload.json is not None:
-                path = self.directory / f"{os.getpid()}-{uuid.uuid4().hex}.json"
-                path.write_text(json.dumps(item.payload.json))
 
 
 def create_app() -> Flask:
