@@ -28,11 +28,11 @@ from flask import Flask, current_app
 from flask.cli import NoAppException, ScriptInfo, with_appcontext
 
 from . import __version__
-from .exceptions import UnknownCheckError
+from .exceptions import LintError, UnknownCheckError
 from .extension import EXTENSION_KEY, HealthCheck
 from .formats import FORMATS
 from .kubernetes import to_yaml, web_probes, worker_probes
-from .lint import Finding, LintError, lint_file
+from .lint import Finding, lint_file
 from .nagios import PluginStatus, from_report, unknown
 from .redact import mask_credentials
 from .state import AppState

@@ -81,3 +81,8 @@ class UnknownFormatError(HealthCheckError, ValueError):
     def __init__(self, requested: str, known: Collection[str]) -> None:
         super().__init__(f"unknown format {requested!r}; use one of: {', '.join(known)}")
         self.requested = requested
+
+
+class LintError(HealthCheckError, ValueError):
+    """``flask healthcheck lint`` was given a file it cannot read, or that is not YAML; the
+    message names the file and the line."""

@@ -54,7 +54,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
 from .config import Settings
-from .exceptions import ConfigurationError, MissingDependencyError
+from .exceptions import ConfigurationError, LintError, MissingDependencyError
 from .kubernetes import grace_period, probe_timeout
 from .registry import LIVE
 
@@ -83,10 +83,6 @@ _POD_SPECS: dict[str, tuple[str, ...]] = {
 #: The endpoints that answer 503 "draining" after SIGTERM.
 _DRAINED = {"healthcheck.ready", "healthcheck.startup"}
 _URL = re.compile(r"https?://[^\s\"'<>]+")
-
-
-class LintError(Exception):
-    """A file that cannot be read as YAML, or is neither a manifest nor a compose file."""
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
-from flask_healthcheck import HealthCheck
+from flask_healthcheck import HealthCheck, LintError
 from flask_healthcheck.cli import healthcheck
 from flask_healthcheck.kubernetes import to_yaml, web_probes
-from flask_healthcheck.lint import Finding, LintError, duration, lint_text
+from flask_healthcheck.lint import Finding, duration, lint_text
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "sample_app" / "deploy"
