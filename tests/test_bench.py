@@ -118,7 +118,7 @@ def test_the_observability_benchmark_measures_every_contestant_in_both_scenarios
 ) -> None:
     output = tmp_path / "observability.json"
     run = subprocess.run(
-        [sys.executable, "-m", "bench.observability", "--answers", "20", "--rounds", "1",
+        [sys.executable, "-m", "bench.observability", "--cycles", "2", "--block", "10",
          "--output", str(output)],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
@@ -127,7 +127,7 @@ def test_the_observability_benchmark_measures_every_contestant_in_both_scenarios
     results = json.loads(output.read_text())
     for scenario in ("cached", "every request"):
         contestants = results["scenarios"][scenario]["contestants"]
-        assert len(contestants) == 8
+        assert len(contestants) == 9
         assert all(entry["cpu_us_per_answer"] > 0 for entry in contestants.values())
     assert len(results["targets"]) == 2
     assert (
