@@ -154,10 +154,12 @@ def register_remote_services(health: HealthCheck, app: Flask) -> None:
     parts = urlsplit(upstream or "")
     if parts.scheme == "https" and parts.hostname:
         # The API's certificate, hourly in the background: weeks of warning before it expires.
+        # Each run checks in with a Sentry cron monitor (when SENTRY_DSN is set), which alerts
+        # when the runs stop: every pod down, or the scheduler gone.
         certificate = CertificateCheck(
             parts.hostname, parts.port or 443, name="upstream_certificate", period=3600
         )
-        health.add_check(certificate, critical=False)
+        health.add_check(certificate, critical=False, cron=True)
     else:
         set_https = "set UPSTREAM_HEALTH_URL to an https:// URL to watch its certificate"
         health.add_check(NotConfigured("upstream_certificate", set_https, critical=False))
