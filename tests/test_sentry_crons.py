@@ -148,8 +148,9 @@ def test_one_check_in_per_run_for_the_whole_gunicorn_server(tmp_path: Path, prel
         calls = server.calls("flipping")
         sent = [json.loads(path.read_text()) for path in sorted(directory.iterdir())]
 
-    # One worker holds the scheduler role: one run, one check-in, whatever the workers.
+    # One worker holds the scheduler role: one run, one check-in, whatever the workers (a run
+    # may fall between the two reads, either way).
     assert len(set(calls)) == 1, calls
-    assert len(sent) in {len(calls), len(calls) - 1}, (sent, calls)  # the last may be on its way
+    assert len(calls) - 1 <= len(sent) <= len(calls) + 1, (sent, calls)
     assert {entry["monitor_slug"] for entry in sent} == {"flipping-db"}
     assert {entry["pid"] for entry in sent} == set(map(int, calls))
