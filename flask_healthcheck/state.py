@@ -160,8 +160,13 @@ class AppState:
         """*report* carrying the history of its checks, for the page's sparklines."""
         if not self.settings.history_size:
             return report
-        names = [result.name for result in report.results]
-        found = {name: self.runner.history(name) for name in names}
+        # Not the app's own results (its liveness and readiness state): they have no runs.
+        checks = {spec.name for spec in self.registry}
+        found = {
+            result.name: self.runner.history(result.name)
+            for result in report.results
+            if result.name in checks
+        }
         return dataclasses.replace(report, history=found)
 
     # -- the endpoints -------------------------------------------------------------------

@@ -240,3 +240,16 @@ def test_a_bad_history_size_fails_at_init_app_naming_the_key(
 def test_history_is_a_reserved_check_name(health: HealthCheck) -> None:
     with pytest.raises(ValueError, match="history"):
         health.add_check(lambda: (True, ""), name="history")
+
+
+def test_the_page_draws_no_sparkline_for_the_app_own_state(
+    flaky: list[bool], health: HealthCheck, make_app: Callable[..., Flask], clock: ManualClock
+) -> None:
+    app = make_app(**NO_GATE)
+    flaky.append(True)
+    health.set_ready(False, "maintenance", app=app)
+
+    page = app.test_client().get("/healthz?format=html").get_data(as_text=True)
+
+    assert "<h2>readiness</h2>" in page
+    assert page.count('<svg class="spark"') == 1  # the check's; the readiness state has none
