@@ -6,7 +6,7 @@ extension gets it::
     flask --app myapp healthcheck list
     flask --app myapp healthcheck run [NAME ...] [--tag TAG] [--format text|json|health+json|nagios]
     flask --app myapp healthcheck k8s [--port 8000] [--worker]
-    flask --app myapp healthcheck lint FILE... [--strict]
+    flask --app myapp healthcheck lint FILE... [--strict] [--format text|json]
 
 ``run`` exits 0 when every critical check passes and 1 otherwise; with ``--format nagios`` it
 exits as a Nagios plugin does (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). A usage error, such as
@@ -15,11 +15,13 @@ cannot be loaded: with ``--format nagios`` that is one UNKNOWN line naming the k
 with Flask's message or the traceback, masked, on the standard error.
 
 ``lint`` exits 0 when the files agree with the app, 1 when it found a problem (a warning only
-with ``--strict``), and 2 when a file cannot be read or is not YAML.
+with ``--strict``; a note, such as a file with no probe, never), and 2 when a file cannot be
+read or is not YAML (the other files are still checked and reported), or PyYAML is missing.
 """
 
 from __future__ import annotations
 
+import json
 import traceback
 from pathlib import Path
 
@@ -28,11 +30,11 @@ from flask import Flask, current_app
 from flask.cli import NoAppException, ScriptInfo, with_appcontext
 
 from . import __version__
-from .exceptions import LintError, UnknownCheckError
+from .exceptions import LintError, MissingDependencyError, UnknownCheckError
 from .extension import EXTENSION_KEY, HealthCheck
 from .formats import FORMATS
 from .kubernetes import to_yaml, web_probes, worker_probes
-from .lint import Finding, lint_file
+from .lint import Finding, lint_file, require_yaml
 from .nagios import PluginStatus, from_report, unknown
 from .redact import mask_credentials
 from .state import AppState
@@ -169,35 +171,72 @@ def k8s(port: str, worker: bool) -> None:
 @healthcheck.command("lint")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--strict", is_flag=True, help="Warnings fail too.")
+@click.option(
+    "--format",
+    "format_name",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one document with every finding, for CI tools.",
+)
 @with_appcontext
-def lint(files: tuple[Path, ...], strict: bool) -> None:
+def lint(files: tuple[Path, ...], strict: bool, format_name: str) -> None:
     """Check the probes of Kubernetes manifests or compose FILES against the app: timeouts
     against its deadline, liveness against dependency checks, the startup probe, the grace
-    period against the drain, and paths against its endpoints.
+    period against the drain, and paths against its routes.
 
     Prints FILE:LINE: SEVERITY: RULE: MESSAGE for each problem. Exits 0 when there is none, 1
-    when there is one (a warning only with --strict), 2 when a file cannot be read.
+    when there is one (a warning only with --strict), 2 when a file cannot be read or is not
+    YAML, or PyYAML is not installed.
     """
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     _extension(app)
+    context = click.get_current_context()
+    try:
+        require_yaml()
+    except MissingDependencyError as exc:
+        click.echo(f"error: {exc}", err=True)
+        context.exit(2)
     findings: list[Finding] = []
+    unreadable: list[str] = []
     for path in files:
         try:
             findings += lint_file(path, app)
         except LintError as exc:
-            click.echo(f"error: {exc}", err=True)
-            click.get_current_context().exit(2)
-    for finding in findings:
-        click.echo(str(finding))
+            unreadable.append(str(exc))
     errors = sum(finding.severity == "error" for finding in findings)
-    warnings = len(findings) - errors
-    checked = f"{len(files)} file{'s' if len(files) != 1 else ''}"
-    click.echo(
-        f"{checked}: {errors} error{'s' if errors != 1 else ''}, "
-        f"{warnings} warning{'s' if warnings != 1 else ''}",
-        err=True,
+    warnings = sum(finding.severity == "warning" for finding in findings)
+    notes = len(findings) - errors - warnings
+    if format_name == "json":
+        document = {
+            "files": len(files),
+            "errors": errors,
+            "warnings": warnings,
+            "notes": notes,
+            "findings": [finding.as_json() for finding in findings],
+            "unreadable": unreadable,
+        }
+        click.echo(json.dumps(document, indent=2))
+    else:
+        for finding in findings:
+            click.echo(str(finding))
+    for problem in unreadable:
+        click.echo(f"error: {problem}", err=True)
+    summary = (
+        f"{_count(len(files), 'file')}: {_count(errors, 'error')}, {_count(warnings, 'warning')}"
     )
-    click.get_current_context().exit(1 if errors or (strict and warnings) else 0)
+    if notes:
+        summary += f", {_count(notes, 'note')}"
+    if unreadable:
+        summary += f"; {_count(len(unreadable), 'file')} not read"
+    click.echo(summary, err=True)
+    if unreadable:
+        context.exit(2)
+    context.exit(1 if errors or (strict and warnings) else 0)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 @healthcheck.command("run")

@@ -25,6 +25,10 @@ FAILURES = 3
 STARTUP_SECONDS = 300
 #: Seconds of an exec probe's timeout: a Python interpreter starts in one to two on a busy node.
 EXEC_TIMEOUT = 5
+#: Seconds of grace a pod gets beyond the drain and a last answer, for the server to exit.
+GRACE_MARGIN = 5
+#: Kubernetes' ``terminationGracePeriodSeconds`` when a pod spec has none.
+DEFAULT_GRACE = 30
 #: Seconds the worker's probes may take between two looks, and the liveness file's maximum age.
 WORKER_PERIOD = 30
 WORKER_MAX_AGE = 120
@@ -73,11 +77,18 @@ def readiness_pace(settings: Settings) -> tuple[int, int]:
     return max(1, min(PERIOD, math.floor(drain / 1.5 / failures))), failures
 
 
+def stop_seconds(settings: Settings) -> int:
+    """Seconds a process of the app needs at least between SIGTERM and being killed: the drain
+    (``HEALTHCHECK_DRAIN_SECONDS``) and a last answer of a probe. Less, and it is killed while
+    it drains. ``flask healthcheck lint`` holds grace periods to it."""
+    return math.ceil(settings.drain_seconds) + probe_timeout(settings)
+
+
 def grace_period(settings: Settings) -> int:
-    """Seconds a pod needs to stop: the drain (``HEALTHCHECK_DRAIN_SECONDS``), a last answer
-    and a margin; never below Kubernetes' own 30 s. ``flask healthcheck lint`` holds
-    manifests to it."""
-    return max(30, math.ceil(settings.drain_seconds) + probe_timeout(settings) + 5)
+    """The ``terminationGracePeriodSeconds`` to give a pod: :func:`stop_seconds` and a margin;
+    never below Kubernetes' own 30 s. Always at least :func:`stop_seconds`, so what
+    ``flask healthcheck k8s`` prints passes ``flask healthcheck lint``, whose advice it is."""
+    return max(DEFAULT_GRACE, stop_seconds(settings) + GRACE_MARGIN)
 
 
 def worker_probes() -> dict[str, Any]:
