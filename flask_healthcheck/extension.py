@@ -80,7 +80,7 @@ class _SentryCrons:
 
         with self._lock:
             if self._check_ins is None:
-                self._check_ins = sentry.CronCheckIns(self._runner.clock, self._runner.timeout_of)
+                self._check_ins = sentry.CronCheckIns(self._runner.timeout_of)
             check_ins: sentry.CronCheckIns = self._check_ins
         check_ins.report(transition)
 

@@ -271,12 +271,23 @@ class Registry:
         self._background = False
 
     def add(self, spec: CheckSpec, *, complete: bool = False) -> None:
-        """Register *spec*; raises ``ValueError`` when its name is taken, or, once the
-        registry is *complete* (an app uses it), when it depends on a check not registered."""
+        """Register *spec*; raises ``ValueError`` when its name or its Sentry cron monitor is
+        taken, or, once the registry is *complete* (an app uses it), when it depends on a check
+        not registered."""
         if spec.name in self._specs:
             raise ValueError(
                 f"a check named {spec.name!r} is already registered; use 'name=' to provide a "
                 "unique name"
+            )
+        monitor_taken_by = [
+            other.name for other in self._specs.values() if spec.cron and other.cron == spec.cron
+        ]
+        if monitor_taken_by:
+            # Their check-ins would interleave in one monitor, each check's passes resetting
+            # the other's failures in a row.
+            raise ValueError(
+                f"checks {monitor_taken_by[0]!r} and {spec.name!r} would report to the same "
+                f"Sentry cron monitor {spec.cron!r}; use cron='another-slug' on one of them"
             )
         missing = [name for name in spec.depends_on if name not in self._specs]
         if complete and missing:

@@ -16,7 +16,6 @@ import sentry_sdk
 from sentry_sdk.crons import capture_checkin
 from sentry_sdk.utils import event_from_exception
 
-from .clock import Clock
 from .redact import mask_structure
 from .registry import CheckSpec
 from .results import failure_kind
@@ -92,38 +91,88 @@ def drop_current_transaction() -> None:
         transaction.sampled = False
 
 
-#: Seconds between two check-ins of a monitor that say the same: Sentry's schedules count in
-#: minutes, so a check that runs every 5 s reports once a minute, and at once when it changes.
+#: Seconds, at least, between two check-ins of a monitor that say the same: Sentry's schedules
+#: count in minutes, so a check that runs every 5 s checks in every 12th run, and at once when
+#: its status changes.
 CHECKIN_INTERVAL = 60.0
 
 
 def monitor_config(spec: CheckSpec, timeout: float) -> MonitorConfig:
     """The cron monitor of a background check, which each check-in upserts: its period as an
     interval schedule in whole minutes (Sentry's smallest unit), a check-in margin that ends
-    when its result would be reported stale, and its failure tolerance as the thresholds."""
-    period = spec.period or CHECKIN_INTERVAL
+    when its result would be reported stale, and its failure tolerance as the thresholds,
+    counted in the check-ins Sentry hears (:func:`tolerance_in_check_ins`)."""
+    period = _cadence(spec)
     interval = max(CHECKIN_INTERVAL, period)
     max_age = spec.max_age if spec.max_age is not None else 2 * period + timeout
+    failure_threshold, recovery_threshold = tolerance_in_check_ins(spec)
     return {
         "schedule": {"type": "interval", "value": math.ceil(interval / 60), "unit": "minute"},
         "checkin_margin": max(1, math.ceil((max_age - period) / 60)),
         "max_runtime": max(1, math.ceil(timeout / 60)),
-        "failure_issue_threshold": spec.fail_after,
-        "recovery_threshold": spec.recover_after,
+        "failure_issue_threshold": failure_threshold,
+        "recovery_threshold": recovery_threshold,
     }
+
+
+def tolerance_in_check_ins(spec: CheckSpec) -> tuple[int, int]:
+    """A check's failure tolerance as Sentry's ``failure_issue_threshold`` and
+    ``recovery_threshold``, which count check-ins in a row, not runs.
+
+    A streak of runs with one status sends its first check-in at once, then one every *k*-th
+    run, *k* periods making :data:`CHECKIN_INTERVAL` (:class:`CronCheckIns`): every run of a
+    check that runs a minute apart or more. The failure threshold is reached by the check-in
+    of the run at which the check's verdict turns failing (``fail_after`` runs that also span
+    ``fail_after_seconds``), or by the last one before it; the recovery threshold by the
+    check-in of the run at which it turns passing (``recover_after`` runs), or the first one
+    after it. So Sentry opens an issue no later than the check reports failing, and resolves
+    it no earlier than the check reports passing again.
+    """
+    period = _cadence(spec)
+    runs_per_check_in = _runs_per_check_in(spec)
+    runs_to_fail = spec.fail_after
+    if spec.fail_after_seconds:
+        # The failures must span fail_after_seconds, from the first run to the last.
+        runs_to_fail = max(runs_to_fail, 1 + _periods_in(spec.fail_after_seconds, period))
+    failure_threshold = 1 + (runs_to_fail - 1) // runs_per_check_in
+    recovery_threshold = 1 + math.ceil((spec.recover_after - 1) / runs_per_check_in)
+    return failure_threshold, recovery_threshold
+
+
+def _cadence(spec: CheckSpec) -> float:
+    """Seconds between two runs of *spec* that check in: its period, or with ``fleet_ttl``
+    once per *fleet_ttl* for the whole fleet (the other servers take that run's result)."""
+    return max(spec.period or CHECKIN_INTERVAL, spec.fleet_ttl or 0.0)
+
+
+def _runs_per_check_in(spec: CheckSpec) -> int:
+    """Every how many runs with the same status *spec* checks in: the periods that make
+    :data:`CHECKIN_INTERVAL`; every run for a check with ``fleet_ttl``, whose runs are spread
+    over the servers of the fleet, so that none of them sees a whole streak."""
+    if spec.fleet_ttl is not None:
+        return 1
+    return _periods_in(CHECKIN_INTERVAL, spec.period or CHECKIN_INTERVAL)
+
+
+def _periods_in(seconds: float, period: float) -> int:
+    """How many periods *seconds* last, rounded up (at least one)."""
+    return max(1, math.ceil(round(seconds / period, 6)))  # 1.1 / 0.1 is 11.000000000000002
 
 
 class CronCheckIns:
     """Sends the check-ins of the background checks with ``cron=`` of one app, from the
-    process that ran them (one per server: the scheduler's), each run's status and duration;
-    at most one a minute per monitor while its status stays the same."""
+    process that ran them (one per server: the scheduler's), each run's status and duration:
+    every run of a check that runs a minute apart or more; of one that runs more often, the
+    run whose status differs from the last check-in, and every *k*-th run of a streak with
+    the same status, *k* periods making a minute (:func:`tolerance_in_check_ins` counts on
+    it). Counted in runs rather than seconds, so that a run that ends a little early is not
+    held back to the next one and the thresholds stay true."""
 
-    def __init__(self, clock: Clock, timeout_of: Callable[[CheckSpec], float]) -> None:
-        self._clock = clock
+    def __init__(self, timeout_of: Callable[[CheckSpec], float]) -> None:
         self._timeout_of = timeout_of
         self._lock = threading.Lock()
-        #: Per monitor: when the last check-in went, and its status.
-        self._sent: dict[str, tuple[float, str]] = {}
+        #: Per monitor: the status of its last check-in, and the runs since, not sent.
+        self._held: dict[str, tuple[str, int]] = {}
 
     def report(self, transition: Transition) -> None:
         spec = transition.spec
@@ -136,12 +185,13 @@ class CronCheckIns:
             # running by a failing dependency.
             return
         status = "ok" if said.passed else "error"
-        now = self._clock.monotonic()
+        runs_per_check_in = _runs_per_check_in(spec)
         with self._lock:
-            last = self._sent.get(spec.cron)
-            if last is not None and last[1] == status and now - last[0] < CHECKIN_INTERVAL:
+            last_status, held = self._held.get(spec.cron, ("", 0))
+            if status == last_status and held + 1 < runs_per_check_in:
+                self._held[spec.cron] = (status, held + 1)
                 return
-            self._sent[spec.cron] = (now, status)
+            self._held[spec.cron] = (status, 0)
         capture_checkin(
             monitor_slug=spec.cron,
             status=status,
