@@ -45,6 +45,7 @@ from flask import Flask
 from flask_healthcheck.exceptions import MissingDependencyError
 from flask_healthcheck.metrics import DURATION_BUCKETS
 from flask_healthcheck.results import CheckResult, failure_kind
+from flask_healthcheck.results import Status as ResultStatus
 
 try:
     from opentelemetry import metrics, trace
@@ -77,13 +78,8 @@ def _version() -> str | None:
 
 #: The instrumentation scope's version: the installed distribution's.
 VERSION = _version()
-STATES = ("pass", "warn", "fail")
 #: Characters of a failed run's public output kept as its span's status description.
 DESCRIPTION_LIMIT = 256
-
-
-def _state(result: CheckResult) -> str:
-    return "fail" if not result.passed else "warn" if result.warning else "pass"
 
 
 def _error_type(transition: Transition) -> str:
@@ -136,11 +132,13 @@ class _Instruments:
                 latest = runner.latest(spec.name)
                 if latest is None:
                     continue
-                current = _state(latest)
-                for each in STATES:
+                for each in ResultStatus:
                     yield Observation(
-                        int(each == current),
-                        {"healthcheck.check.name": spec.name, "healthcheck.check.state": each},
+                        int(each is latest.status),
+                        {
+                            "healthcheck.check.name": spec.name,
+                            "healthcheck.check.state": each.value,
+                        },
                     )
 
 
@@ -195,13 +193,13 @@ class HealthInstrumentation:
         said = result.raw or result
         name = result.name
         previous = transition.previous
-        if previous is not None and _state(previous) != _state(result):
+        if previous is not None and previous.status.value != result.status.value:
             self.transitions.add(
-                1, {"healthcheck.check.name": name, "healthcheck.check.state": _state(result)}
+                1, {"healthcheck.check.name": name, "healthcheck.check.state": result.status.value}
             )
         if not transition.called or failure_kind(said) == "not run":
             return  # stale, lent by the fleet, or kept from running: not a run of this process
-        state = _state(said)
+        state = said.status.value
         self.duration.record(
             result.response_time,
             {"healthcheck.check.name": name, "healthcheck.check.state": state},
